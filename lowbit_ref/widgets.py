@@ -1,0 +1,161 @@
+"""Interactive views of bit layouts for the lesson notebooks.
+
+The only module of lowbit_ref that imports ipywidgets. Widgets draw; the numbers they show come
+from the library (``loop.byte_views``, ``loop.pack_weights(trace=...)``), so what a student sees
+is what the reference does.
+
+While nbgrader executes a notebook (it sets ``NBGRADER_EXECUTION``) every widget is replaced by
+a static HTML drawing of its first state: nothing waits for a click and the feedback still shows
+the picture.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+
+import ipywidgets as W
+import torch
+from IPython.display import HTML
+
+from .loop import byte_views, pack_weights
+
+# Okabe-Ito colours: distinguishable with the common forms of colour blindness.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+EMPTY = "#f2f2f2"
+
+_CSS = """
+<style>
+.lowbit-bits { border-collapse: collapse; font-family: monospace; margin: 4px 0; }
+.lowbit-bits td { border: 1px solid #888; width: 2.2em; height: 1.8em; text-align: center; color: #000; }
+.lowbit-bits th { font-weight: normal; font-size: 80%; color: #555; padding: 0 6px; text-align: right; }
+.lowbit-note { font-size: 90%; color: #333; }
+</style>
+"""
+
+
+def grading() -> bool:
+    """True while nbgrader executes the notebook (autograde, validate): draw, don't interact."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def _colour(owner: int | None) -> str:
+    return EMPTY if owner is None else PALETTE[owner % len(PALETTE)]
+
+
+def bit_row(byte: int, owners: list[int | None], label: str, note: str = "") -> str:
+    """One table row: the 8 bits of ``byte``, most significant first, each cell coloured by the
+    index of the input value that owns it (``owners[p]`` for bit position ``p``; None = not yet filled)."""
+    cells = []
+    for position in range(7, -1, -1):
+        owner = owners[position]
+        title = f"bit {position}" + ("" if owner is None else f", from value {owner}")
+        cells.append(f'<td style="background:{_colour(owner)}" title="{title}">{(byte >> position) & 1}</td>')
+    return f"<tr><th>{html.escape(label)}</th>{''.join(cells)}<th>= {byte}</th><th>{html.escape(note)}</th></tr>"
+
+
+def _table(rows: list[str]) -> str:
+    header = "".join(f"<th style='text-align:center'>{p}</th>" for p in range(7, -1, -1))
+    return f"{_CSS}<table class='lowbit-bits'><tr><th>bit</th>{header}<th></th><th></th></tr>{''.join(rows)}</table>"
+
+
+# --- byte explorer -----------------------------------------------------------------------------
+
+
+def _byte_explorer_html(bit_list: list[int]) -> str:
+    view = byte_views(bit_list)
+    top = bit_list[0]
+    why = (
+        f"The top bit is set: uint8 counts it as +128, int8 as -128, so the int8 value is "
+        f"{view['uint8']} - 256 = {view['int8']}."
+        if top
+        else "The top bit is clear, so uint8 and int8 agree. Set bit 7 to see them part ways."
+    )
+    # colour the sign bit apart: it is the one bit the two readings disagree on
+    rows = [bit_row(view["uint8"], [1] * 7 + [5], "byte")]
+    return (
+        _table(rows)
+        + f"<div class='lowbit-note'>bits <b>{view['bits']}</b> &rarr; uint8 <b>{view['uint8']}</b>, "
+        f"int8 <b>{view['int8']}</b>. {why}</div>"
+    )
+
+
+def byte_explorer(value: int = 177):
+    """Eight toggles, one per bit; shows the byte as uint8 and as int8 and why they differ."""
+    if not isinstance(value, int) or not 0 <= value <= 255:
+        raise ValueError(f"value must be an int in 0..255, got {value!r}")
+    start = [(value >> p) & 1 for p in range(7, -1, -1)]
+    if grading():
+        return HTML(_byte_explorer_html(start))
+
+    toggles = [
+        W.ToggleButton(value=bool(b), description=f"bit {p}", layout=W.Layout(width="64px"))
+        for b, p in zip(start, range(7, -1, -1))
+    ]
+    out = W.HTML(_byte_explorer_html(start))
+
+    def redraw(_change=None):
+        out.value = _byte_explorer_html([int(t.value) for t in toggles])
+
+    for t in toggles:
+        t.observe(redraw, names="value")
+    return W.VBox([W.HBox(toggles), out])
+
+
+# --- loop stepper ------------------------------------------------------------------------------
+
+
+def _stepper_html(values: list[int], bits: int, steps: list, k: int) -> str:
+    """The state after ``k`` loop iterations (k = 0: nothing packed yet)."""
+    per_byte = 8 // bits
+    if k == 0:
+        return _table([bit_row(0, [None] * 8, "packed byte 0")]) + (
+            f"<div class='lowbit-note'>{len(steps)} iterations to go: {len(values)} values, "
+            f"{per_byte} per byte at {bits} bits. Press <b>next</b>.</div>"
+        )
+    s = steps[k - 1]
+    slot = s.shift // bits
+
+    def owners(filled_slots) -> list[int | None]:
+        result: list[int | None] = [None] * 8
+        for sl in filled_slots:
+            for p in range(sl * bits, (sl + 1) * bits):
+                result[p] = s.byte_index * per_byte + sl
+        return result
+
+    rows = [
+        bit_row(s.before, owners(range(slot)), f"packed byte {s.byte_index}", "before"),
+        # before the shift the incoming value sits in the low bits
+        bit_row(s.value, [s.value_index] * bits + [None] * (8 - bits), f"value {s.value_index}", "incoming"),
+        bit_row(s.shifted, owners([slot]), f"<< {s.shift}", f"shift left by bits * {slot} = {s.shift}"),
+        bit_row(s.after, owners(range(slot + 1)), "OR", "packed byte after |="),
+    ]
+    done = "" if k < len(steps) else " Done: every value is packed."
+    return _table(rows) + (
+        f"<div class='lowbit-note'>iteration {k} of {len(steps)}: value {s.value_index} goes to byte "
+        f"{s.byte_index}, slot {slot}.{done}</div>"
+    )
+
+
+def loop_stepper(values=(1, 0, 3, 2), bits: int = 2):
+    """Replay ``pack_weights`` one iteration at a time: packed byte so far, incoming value,
+    shifted value and OR result, each bit coloured by the value it came from.
+
+    The steps are recorded by the reference loop, so the picture is right even while the
+    student's own version is unfinished.
+    """
+    tensor = torch.tensor(list(values), dtype=torch.uint8)
+    steps: list = []
+    pack_weights(tensor, bits, trace=steps)
+    values = tensor.tolist()
+    if grading():
+        return HTML(_stepper_html(values, bits, steps, len(steps)))
+
+    slider = W.IntSlider(value=0, min=0, max=len(steps), description="iteration", continuous_update=True)
+    back = W.Button(description="previous", layout=W.Layout(width="90px"))
+    forward = W.Button(description="next", layout=W.Layout(width="90px"))
+    out = W.HTML(_stepper_html(values, bits, steps, 0))
+    slider.observe(lambda ch: setattr(out, "value", _stepper_html(values, bits, steps, ch["new"])), names="value")
+    back.on_click(lambda _b: setattr(slider, "value", max(slider.value - 1, 0)))
+    forward.on_click(lambda _b: setattr(slider, "value", min(slider.value + 1, len(steps))))
+    return W.VBox([W.HBox([back, forward, slider]), out])
