@@ -1,0 +1,52 @@
+# One command opens the course (`make lab`), one runs every test (`make test`).
+# Both create .venv/ and install everything on first use; later runs reuse it.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS ?= constraints.txt
+EXTRAS ?= course,test
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# nbgrader runs alembic in a subprocess, so the environment's bin/ goes first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: lab test grade samples lessons clean-grades clean help
+
+help:
+	@echo "make lab           open the course in JupyterLab (students)"
+	@echo "make test          run every test: library, notebooks, grading pipeline"
+	@echo "make grade         grade the sample submissions: autograde, feedback, CSV (instructors)"
+	@echo "make lessons       regenerate lessons/ from solutions/ with nbgrader (contributors)"
+	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
+	@echo "make clean-grades  remove nbgrader's runtime folders under grader/"
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[$(EXTRAS)]"
+	@rm -f $(VENV)/.installed-*
+	touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider $(PYTEST_ARGS)
+
+grade: $(STAMP)
+	$(BIN)/python grader/grade.py --samples
+
+lessons: $(STAMP)
+	@for lesson in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$lesson --force || exit 1; done
+
+samples: $(STAMP)
+	$(BIN)/python grader/make_samples.py
+
+clean-grades:
+	rm -rf grader/gradebook.db grader/submitted grader/autograded grader/feedback grader/release grader/grades.csv
+
+clean: clean-grades
+	rm -rf $(VENV)

@@ -1,0 +1,50 @@
+"""Helpers for the tests that treat this repository as an nbgrader course."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def notebook(kind: str, lesson: str) -> dict:
+    """The committed notebook of `lesson` in `solutions` or `lessons`."""
+    return json.loads((ROOT / kind / lesson / f"{lesson}.ipynb").read_text())
+
+
+def source(cell) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def copy_course(dest: Path, with_grader: bool = True) -> Path:
+    """A throwaway copy of the course directory, so tests never write into the checkout."""
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    for folder in ("solutions", "lessons"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    if with_grader:
+        (dest / "grader").mkdir(exist_ok=True)
+        for item in ("grade.py", "make_samples.py", "answers", "samples"):
+            src = ROOT / "grader" / item
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / "grader" / item)
+    return dest
+
+
+def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's bin/ first on PATH (nbgrader calls alembic by name)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("NBGRADER_EXECUTION", None)
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
