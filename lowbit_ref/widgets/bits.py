@@ -1,63 +1,14 @@
-"""Interactive views of bit layouts for the lesson notebooks.
-
-The only module of lowbit_ref that imports ipywidgets. Widgets draw; the numbers they show come
-from the library (``loop.byte_views``, ``loop.pack_weights(trace=...)``), so what a student sees
-is what the reference does.
-
-While nbgrader executes a notebook (it sets ``NBGRADER_EXECUTION``) every widget is replaced by
-a static HTML drawing of its first state: nothing waits for a click and the feedback still shows
-the picture.
-"""
+"""Lesson 01's views: the byte explorer and the loop stepper."""
 
 from __future__ import annotations
 
-import html
-import os
 
 import ipywidgets as W
 import torch
 from IPython.display import HTML
 
-from .loop import byte_views, pack_weights
-
-# Okabe-Ito colours: distinguishable with the common forms of colour blindness.
-PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
-EMPTY = "#f2f2f2"
-
-_CSS = """
-<style>
-.lowbit-bits { border-collapse: collapse; font-family: monospace; margin: 4px 0; }
-.lowbit-bits td { border: 1px solid #888; width: 2.2em; height: 1.8em; text-align: center; color: #000; }
-.lowbit-bits th { font-weight: normal; font-size: 80%; color: #555; padding: 0 6px; text-align: right; }
-.lowbit-note { font-size: 90%; color: #333; }
-</style>
-"""
-
-
-def grading() -> bool:
-    """True while nbgrader executes the notebook (autograde, validate): draw, don't interact."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
-
-
-def _colour(owner: int | None) -> str:
-    return EMPTY if owner is None else PALETTE[owner % len(PALETTE)]
-
-
-def bit_row(byte: int, owners: list[int | None], label: str, note: str = "") -> str:
-    """One table row: the 8 bits of ``byte``, most significant first, each cell coloured by the
-    index of the input value that owns it (``owners[p]`` for bit position ``p``; None = not yet filled)."""
-    cells = []
-    for position in range(7, -1, -1):
-        owner = owners[position]
-        title = f"bit {position}" + ("" if owner is None else f", from value {owner}")
-        cells.append(f'<td style="background:{_colour(owner)}" title="{title}">{(byte >> position) & 1}</td>')
-    return f"<tr><th>{html.escape(label)}</th>{''.join(cells)}<th>= {byte}</th><th>{html.escape(note)}</th></tr>"
-
-
-def _table(rows: list[str]) -> str:
-    header = "".join(f"<th style='text-align:center'>{p}</th>" for p in range(7, -1, -1))
-    return f"{_CSS}<table class='lowbit-bits'><tr><th>bit</th>{header}<th></th><th></th></tr>{''.join(rows)}</table>"
-
+from ..loop import byte_views, pack_weights
+from ._draw import table, bit_row, grading
 
 # --- byte explorer -----------------------------------------------------------------------------
 
@@ -74,7 +25,7 @@ def _byte_explorer_html(bit_list: list[int]) -> str:
     # colour the sign bit apart: it is the one bit the two readings disagree on
     rows = [bit_row(view["uint8"], [1] * 7 + [5], "byte")]
     return (
-        _table(rows)
+        table(rows)
         + f"<div class='lowbit-note'>bits <b>{view['bits']}</b> &rarr; uint8 <b>{view['uint8']}</b>, "
         f"int8 <b>{view['int8']}</b>. {why}</div>"
     )
@@ -109,7 +60,7 @@ def _stepper_html(values: list[int], bits: int, steps: list, k: int) -> str:
     """The state after ``k`` loop iterations (k = 0: nothing packed yet)."""
     per_byte = 8 // bits
     if k == 0:
-        return _table([bit_row(0, [None] * 8, "packed byte 0")]) + (
+        return table([bit_row(0, [None] * 8, "packed byte 0")]) + (
             f"<div class='lowbit-note'>{len(steps)} iterations to go: {len(values)} values, "
             f"{per_byte} per byte at {bits} bits. Press <b>next</b>.</div>"
         )
@@ -131,7 +82,7 @@ def _stepper_html(values: list[int], bits: int, steps: list, k: int) -> str:
         bit_row(s.after, owners(range(slot + 1)), "OR", "packed byte after |="),
     ]
     done = "" if k < len(steps) else " Done: every value is packed."
-    return _table(rows) + (
+    return table(rows) + (
         f"<div class='lowbit-note'>iteration {k} of {len(steps)}: value {s.value_index} goes to byte "
         f"{s.byte_index}, slot {slot}.{done}</div>"
     )
