@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=lessons
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --allow-root
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider $(PYTEST_ARGS)

@@ -2,8 +2,14 @@
 
 import os
 
-import pytest
 import torch
+
+# Triton reads this once, at import: without a GPU its kernels run in the interpreter. It must be
+# set before anything imports triton, and notebook kernels started by the tests inherit it.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
 
 # Widgets draw static HTML instead of waiting for clicks when this is set; tests check both ways.
 os.environ.pop("NBGRADER_EXECUTION", None)

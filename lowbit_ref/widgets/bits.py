@@ -46,10 +46,13 @@ def byte_explorer(value: int = 177):
     out = W.HTML(_byte_explorer_html(start))
 
     def redraw(_change=None):
+        for t in toggles:  # a set bit is a filled button, so the byte reads at a glance
+            t.button_style = "info" if t.value else ""
         out.value = _byte_explorer_html([int(t.value) for t in toggles])
 
     for t in toggles:
         t.observe(redraw, names="value")
+    redraw()
     return W.VBox([W.HBox(toggles), out])
 
 
