@@ -6,9 +6,11 @@ ignored by git.
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 (nbgrader injects it)
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "grader"))
 
 c.CourseDirectory.course_id = "lowbit"
 c.CourseDirectory.root = here
@@ -22,9 +24,25 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grader", "gradeboo
 # Only notebooks are handed out; helper files in a lesson folder are not.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".hypothesis"]
 
-# Autograde: a student's infinite loop or hung kernel must not stop the batch.
-c.ExecutePreprocessor.timeout = 120
-c.ExecutePreprocessor.interrupt_on_timeout = True
+# Autograde: one student's broken notebook must never stop the batch or cost points elsewhere.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+from plugins import ResilientExecute  # noqa: E402  (grader/plugins.py)
+
+# A cell that runs longer than this is interrupted and fails (an infinite loop); every lesson
+# cell runs in a few seconds, so this is generous.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+# A kernel that dies (os._exit, a crash) is restarted and grading goes on; nbgrader alone would
+# drop the whole submission.
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+# A deleted test cell is put back and run: the tests are ours, not the student's to remove.
+c.OverwriteCells.add_missing_cells = True
 
 # The release keeps nbgrader's standard stub; hidden tests are stripped from it.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
