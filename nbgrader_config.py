@@ -32,9 +32,13 @@ from nbgrader.preprocessors import (  # noqa: E402
 from plugins import ResilientExecute  # noqa: E402  (grader/plugins.py)
 
 # A cell that runs longer than this is interrupted and fails (an infinite loop); every lesson
-# cell runs in a few seconds, so this is generous.
-c.Execute.timeout = 60
+# cell runs in a few seconds, so this is generous. grader/grade.py --timeout overrides it.
+c.Execute.timeout = int(os.environ.get("LOWBIT_CELL_TIMEOUT", "60"))
 c.Execute.interrupt_on_timeout = True
+# A file a student submits next to the notebook (say a fake torch.py or lowbit_ref/) must not
+# shadow a real module: IPython keeps the working directory off sys.path (and grade.py sets
+# PYTHONSAFEPATH=1, so Python does too).
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.ignore_cwd=True"]
 # A kernel that dies (os._exit, a crash) is restarted and grading goes on; nbgrader alone would
 # drop the whole submission.
 c.Autograde.autograde_preprocessors = [

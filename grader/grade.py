@@ -1,21 +1,39 @@
-"""Grade every submission end to end: autograde -> feedback -> CSV, then print the grade table.
+"""Grade every submission end to end: autograde -> independent check -> feedback -> CSV.
 
-    python grader/grade.py              # grade what is in grader/submitted/
-    python grader/grade.py --samples    # first copy grader/samples/ in (what `make grade` runs)
+    python grader/grade.py                 # grade what is in grader/submitted/
+    python grader/grade.py --samples       # first copy grader/samples/ in (what `make grade` runs)
+    python grader/grade.py --jobs 1 01_bits_and_loops    # one lesson, serially
 
-Run from the repository root (the nbgrader course directory). nbgrader does the grading; this
-script only runs its commands in order for every lesson that has a source notebook, and never
-stops the batch because one student's notebook fails.
+Run from anywhere; the course directory is this file's parent's parent. nbgrader does the
+grading. This script runs its commands for every lesson, students in parallel, then:
+
+- runs the independent check of grader/verify.py, which takes the points of any test whose
+  answer does not hold up outside the student's kernel (cheating, or tests tampered with);
+- writes a feedback page for a submission nbgrader could not grade at all (a notebook that is
+  not valid JSON, or missing), so every student gets an explanation;
+- never stops the batch because of one student, and never writes into grader/submitted/.
+
+Parallel autograde and the gradebook: each student is graded by its own `nbgrader autograde
+--student` process with its own kernel. They share the SQLite gradebook, whose file lock
+serialises writers; each process writes only its own student's rows in short transactions, and
+the database URL sets a 60 s busy timeout so a writer waits instead of failing. A student whose
+process still fails is retried alone afterwards. SQLite locking needs a local disk: for a
+gradebook on a network file system, or a very large class, point `c.CourseDirectory.db_url` at a
+PostgreSQL server.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,18 +41,33 @@ GRADER = ROOT / "grader"
 SUBMITTED = GRADER / "submitted"
 SAMPLES = GRADER / "samples"
 CSV_PATH = GRADER / "grades.csv"
+sys.path.insert(0, str(GRADER))
 
 
 def lessons() -> list[str]:
     return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def nbgrader(*args: str) -> None:
+def environment() -> dict:
+    env = dict(os.environ)
     # nbgrader runs alembic in a subprocess: this interpreter's bin/ must come first on PATH.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # Kernels must not import files a student put next to the notebook (a fake torch.py, say):
+    # Python leaves the current directory off sys.path, and so does IPython (see nbgrader_config.py).
+    env["PYTHONSAFEPATH"] = "1"
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def nbgrader(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "nbgrader", *args]
-    print("$ nbgrader " + " ".join(args), flush=True)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    if not quiet:
+        print("$ nbgrader " + " ".join(args), flush=True)
+    result = subprocess.run(command, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
+        raise SystemExit(f"nbgrader {args[0]} failed (exit {result.returncode})")
+    return result
 
 
 def copy_samples() -> None:
@@ -47,39 +80,133 @@ def copy_samples() -> None:
             shutil.copytree(assignment, target)
 
 
+def students_for(lesson: str) -> list[str]:
+    return sorted(p.name for p in SUBMITTED.iterdir() if (p / lesson).is_dir()) if SUBMITTED.is_dir() else []
+
+
+def autograde(lesson: str, students: list[str], jobs: int) -> None:
+    def one(student: str) -> tuple[str, subprocess.CompletedProcess]:
+        return student, nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
+
+    print(f"$ nbgrader autograde {lesson}  ({len(students)} students, {jobs} at a time)", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, students))
+    for student, result in results:
+        graded = (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists()
+        if result.returncode != 0 and not graded and "database is locked" in result.stdout + result.stderr:
+            print(f"  {student}: gradebook busy, grading again alone", flush=True)
+            nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
+
+
+def check_independently(lesson: str, students: list[str], time_limit: float) -> None:
+    """The independent check (grader/verify.py) for every autograded notebook of `lesson`."""
+    import verify
+    from nbgrader.api import Gradebook
+
+    checks = verify.load_checks(ROOT, lesson)
+    if checks is None:
+        print(f"  (no grader/checks/{lesson}.py: independent check skipped)")
+        return
+    owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
+    db_url = f"sqlite:///{GRADER / 'gradebook.db'}"
+    for student in students:
+        path = GRADER / "autograded" / student / lesson / f"{lesson}.ipynb"
+        if not path.exists():
+            continue
+        verdicts = verify.verify_notebook(json.loads(path.read_text()), checks, time_limit)
+        with Gradebook(db_url) as gb:
+            zeroed = verify.apply_verdicts(gb, lesson, student, verdicts, owners)
+        if zeroed:
+            print(f"  {student}: independent check failed {', '.join(zeroed)}: points removed", flush=True)
+
+
+FAILED_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{lesson}: not graded</title></head>
+<body style="font-family: sans-serif; max-width: 48em; margin: 2em auto">
+<h1>{lesson}</h1>
+<p><b>Score: 0 / {max_score:g}</b></p>
+<p>{reason}</p>
+<p>Ask your instructor to grade it again once the notebook is fixed and submitted again.</p>
+</body></html>
+"""
+
+
+def explain_ungraded(lesson: str, students: list[str]) -> None:
+    """A feedback page for each submission nbgrader could not grade at all."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+        max_score = gb.find_assignment(lesson).max_score
+    for student in students:
+        if (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists():
+            continue
+        submitted = SUBMITTED / student / lesson / f"{lesson}.ipynb"
+        if not submitted.exists():
+            found = sorted(str(p.relative_to(SUBMITTED / student / lesson)) for p in (SUBMITTED / student / lesson).rglob("*") if p.is_file())
+            reason = (f"No notebook named <code>{lesson}.ipynb</code> was submitted"
+                      + (f" (the submission holds: {html.escape(', '.join(found))})." if found else " (the submission is empty)."))
+        else:
+            try:
+                nbformat.read(submitted, as_version=4)
+                reason = "The notebook could not be graded: see the instructor's grading log."
+            except Exception as error:  # noqa: BLE001 (any reason the file is not a notebook)
+                reason = f"The submitted file is not a readable notebook, so none of it could be run: {html.escape(str(error)[:300])}"
+        page = GRADER / "feedback" / student / lesson / f"{lesson}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(FAILED_PAGE.format(lesson=lesson, max_score=max_score, reason=reason))
+        print(f"  {student}: not gradable: {reason.split(':')[0]}", flush=True)
+
+
 def print_table(path: Path) -> None:
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        # nbgrader lists every student for every lesson; show the lessons each one submitted
+        rows = [r for r in csv.DictReader(f) if (SUBMITTED / r["student_id"] / r["assignment"]).is_dir()]
     rows.sort(key=lambda r: (r["student_id"], r["assignment"]))
-    print(f"\n{'student':<24} {'lesson':<28} {'score':>7} / max")
+    print(f"\n{'student':<28} {'lesson':<28} {'score':>7} / max")
     for r in rows:
-        print(f"{r['student_id']:<24} {r['assignment']:<28} {float(r['score']):>7.1f} / {float(r['max_score']):.0f}")
+        print(f"{r['student_id']:<28} {r['assignment']:<28} {float(r['score']):>7.1f} / {float(r['max_score']):.0f}")
     print(f"\n{len(rows)} grades written to {path.relative_to(ROOT)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", action="store_true", help="grade the sample submissions in grader/samples/ too")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: CPU cores)")
+    parser.add_argument("--timeout", type=int, help="seconds a cell may run before it is interrupted (default: nbgrader_config.py)")
     parser.add_argument("lessons", nargs="*", help="lessons to grade (default: every lesson in solutions/)")
     args = parser.parse_args(argv)
     chosen = args.lessons or lessons()
     unknown = sorted(set(chosen) - set(lessons()))
     if unknown:
         parser.error(f"unknown lesson(s) {unknown}; lessons are {lessons()}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    if args.timeout is not None:
+        os.environ["LOWBIT_CELL_TIMEOUT"] = str(args.timeout)
     if args.samples:
         copy_samples()
     if not SUBMITTED.is_dir() or not any(SUBMITTED.iterdir()):
         print("No submissions in grader/submitted/. Collect some (see README), or run `make grade` for the samples.")
         return 1
 
+    start, graded = time.monotonic(), 0
     for lesson in chosen:
+        students = students_for(lesson)
+        if not students:
+            continue
         # Registers the lesson and its graded cells in the gradebook. The release goes to a scratch
         # folder so lessons/ (the committed student version) is never rewritten by grading.
         nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
-        nbgrader("autograde", lesson, "--create", "--force")
-        nbgrader("generate_feedback", lesson, "--force")
+        autograde(lesson, students, args.jobs)
+        check_independently(lesson, students, args.timeout or 60)
+        explain_ungraded(lesson, students)
+        nbgrader("generate_feedback", lesson, "--force", check=False)
+        graded += len(students)
+    elapsed = time.monotonic() - start
     nbgrader("export", f"--to={CSV_PATH}")
     print_table(CSV_PATH)
+    print(f"{graded} notebooks graded in {elapsed:.0f} s ({graded / elapsed * 60:.1f} per minute, {args.jobs} at a time)")
     return 0
 
 

@@ -10,7 +10,16 @@ Each lesson has a file grader/answers/<lesson>.py defining
 
 Every sample starts as the student release (lessons/), i.e. blank. "sample_correct" gets the
 solution cells of solutions/ with nbgrader's markers removed; the others get the cells their
-ANSWERS entry names. Regenerate after editing a lesson: the samples carry its locked cells.
+ANSWERS entry names (any cell, test cells too: that is how a tampered test is made). Keys that
+start with "@" shape the submission instead of a cell:
+
+    "@solutions": True          start from sample_correct's answers instead of blank ones
+    "@delete": ["<grade_id>"]   remove these cells
+    "@files": {"path": "text"}  extra files next to the notebook (say, a module that shadows one)
+    "@raw": "text"              the notebook file holds this text instead (malformed JSON)
+    "@missing": True            no notebook at all (the "@files" are still written)
+
+Regenerate after editing a lesson: the samples carry its locked cells.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -50,8 +59,8 @@ def _grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def build(lesson: str) -> dict[str, dict]:
-    """Sample notebooks for one lesson: student id -> notebook JSON."""
+def build(lesson: str) -> dict[str, dict[str, str]]:
+    """Sample submissions for one lesson: student id -> {file path: text}."""
     release = json.loads((ROOT / "lessons" / lesson / f"{lesson}.ipynb").read_text())
     source = json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text())
     solutions = {
@@ -65,17 +74,24 @@ def build(lesson: str) -> dict[str, dict]:
     if missing:
         raise SystemExit(f"grader/answers/{lesson}.py: EXPECTED and the samples disagree on {sorted(missing)}")
 
-    notebooks = {}
-    for student, cells in samples.items():
+    submissions = {}
+    for student, spec in samples.items():
+        cells = {k: v for k, v in spec.items() if not k.startswith("@")}
+        if spec.get("@solutions"):
+            cells = {**solutions, **cells}
         nb = copy.deepcopy(release)
-        unknown = set(cells) - {_grade_id(c) for c in nb["cells"]}
+        unknown = (set(cells) | set(spec.get("@delete", ()))) - {_grade_id(c) for c in nb["cells"]}
         if unknown:
-            raise SystemExit(f"grader/answers/{lesson}.py: {student} answers unknown cells {sorted(unknown)}")
+            raise SystemExit(f"grader/answers/{lesson}.py: {student} names unknown cells {sorted(unknown)}")
         for cell in nb["cells"]:
             if _grade_id(cell) in cells:
                 cell["source"] = cells[_grade_id(cell)].strip("\n")
-        notebooks[student] = nb
-    return notebooks
+        nb["cells"] = [c for c in nb["cells"] if _grade_id(c) not in spec.get("@delete", ())]
+        files = dict(spec.get("@files", {}))
+        if not spec.get("@missing"):
+            files[f"{lesson}.ipynb"] = spec.get("@raw", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        submissions[student] = files
+    return submissions
 
 
 def main(argv: list[str]) -> int:
@@ -83,15 +99,20 @@ def main(argv: list[str]) -> int:
     stale = []
     lessons = sorted(p.stem for p in ANSWERS_DIR.glob("*.py"))
     for lesson in lessons:
-        for student, nb in build(lesson).items():
-            path = SAMPLES / student / lesson / f"{lesson}.ipynb"
-            text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        for student, files in build(lesson).items():
+            folder = SAMPLES / student / lesson
+            on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
             if check:
-                if not path.exists() or path.read_text() != text:
-                    stale.append(str(path.relative_to(ROOT)))
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
+                if on_disk != set(files) or any((folder / name).read_text() != text for name, text in files.items()):
+                    stale.append(str(folder.relative_to(ROOT)))
+                continue
+            if folder.exists():
+                shutil.rmtree(folder)
+            for name, text in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_text(text)
+            if not files:
+                folder.mkdir(parents=True, exist_ok=True)
     if stale:
         print("Out of date (run `python grader/make_samples.py`):\n  " + "\n  ".join(stale))
         return 1

@@ -3,13 +3,45 @@
 Every lesson's algorithm, correct and device-agnostic. One concept per module:
 
 - ``loop``: plain Python-loop packing, slow on purpose (lesson 01);
+- ``uintx``: vectorized pack/unpack for every width 1..8, any dim, both bit orders (lesson 02);
+- ``ternary``: absmean ternary quantization and 2-bit ternary packing (lesson 03);
+- ``base3``: five trits per byte, with a fast unpack (lesson 04);
+- ``checkpoint``: mixed-bitwidth checkpoints in one safetensors file (lesson 05);
+- ``kernels``: Triton kernels, on a GPU or in Triton's interpreter (lesson 06);
+- ``bench``: ``python -m lowbit_ref.bench``, throughput against a plain copy;
 - ``packed``: ``PackedTensor``, the bytes plus the layout that made them;
 - ``errors``: ``LowbitError``, the one error class;
-- ``widgets``: ipywidgets views for the notebooks (imported on demand, never here).
+- ``widgets``: ipywidgets and plots for the notebooks (imported on demand, never here).
+
+>>> import torch, lowbit_ref
+>>> p = lowbit_ref.pack(torch.tensor([1, 0, 3, 2], dtype=torch.uint8), 2)
+>>> p.data
+tensor([177], dtype=torch.uint8)
+>>> lowbit_ref.unpack(p)
+tensor([1, 0, 3, 2], dtype=torch.uint8)
 """
 
+from .base3 import pack_base3, unpack_base3
 from .errors import LowbitError
 from .packed import PackedTensor
+from .ternary import dequantize_ternary, pack_ternary, quantize_ternary
+from .uintx import pack, unpack
 
-__all__ = ["LowbitError", "PackedTensor"]
+# The checkpoint names load on first use, so `python -m lowbit_ref.checkpoint` does not find its
+# own module already imported (runpy warns about that).
+_CHECKPOINT = ("QuantizedTensor", "quantize_uint", "quantize_trits", "dequantize", "bits_for_range", "save", "load", "size_report")
+
+
+def __getattr__(name):
+    if name in _CHECKPOINT:
+        from . import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module 'lowbit_ref' has no attribute {name!r}")
+
+
+__all__ = [
+    "LowbitError", "PackedTensor", "pack", "unpack", "quantize_ternary", "dequantize_ternary",
+    "pack_ternary", "pack_base3", "unpack_base3", *_CHECKPOINT,
+]
 __version__ = "0.1.0"

@@ -32,9 +32,10 @@ def copy_course(dest: Path, with_grader: bool = True) -> Path:
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     for folder in ("solutions", "lessons"):
         shutil.copytree(ROOT / folder, dest / folder)
+    (dest / "grader").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "grader" / "plugins.py", dest / "grader")  # nbgrader_config.py imports it
     if with_grader:
-        (dest / "grader").mkdir(exist_ok=True)
-        for item in ("grade.py", "make_samples.py", "answers", "samples"):
+        for item in ("grade.py", "make_samples.py", "verify.py", "sandbox.py", "answers", "checks", "samples"):
             src = ROOT / "grader" / item
             (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / "grader" / item)
     return dest

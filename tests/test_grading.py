@@ -1,11 +1,15 @@
 """The whole grading pipeline on the sample submissions: exact scores, feedback, CSV.
 
-Runs `grader/grade.py --samples` (what `make grade` runs) in a throwaway copy of the course.
+Runs `grader/grade.py --samples` (what `make grade` runs) in a throwaway copy of the course,
+two students at a time. The samples cover honest work (correct, blank, partly wrong, noisy),
+broken notebooks (raising, looping forever, killing the kernel, malformed, missing, tests
+deleted or edited) and cheating; each has its exact expected score in grader/answers/.
 """
 
 import csv
 import hashlib
 import importlib.util
+import sqlite3
 import sys
 
 import pytest
@@ -22,6 +26,9 @@ def expected_scores(lesson):
     return module.EXPECTED
 
 
+EXPECTED = {(lesson, student): score for lesson in LESSONS for student, score in expected_scores(lesson).items()}
+
+
 def digest(folder):
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -29,26 +36,42 @@ def digest(folder):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("course"))
-    result = run([sys.executable, "grader/grade.py", "--samples"], cwd=course, timeout=1800)
+    result = run([sys.executable, "grader/grade.py", "--samples", "--jobs", "2", "--timeout", "15"], cwd=course, timeout=1800)
     return course, result.stdout
+
+
+def feedback(course, lesson, student):
+    return (course / "grader" / "feedback" / student / lesson / f"{lesson}.html").read_text()
 
 
 def test_every_sample_gets_its_exact_score(graded):
     course, stdout = graded
     with open(course / "grader" / "grades.csv", newline="") as f:
-        got = {(r["assignment"], r["student_id"]): float(r["score"]) for r in csv.DictReader(f)}
-    want = {(lesson, student): score for lesson in LESSONS for student, score in expected_scores(lesson).items()}
-    assert got == want
+        rows = {(r["assignment"], r["student_id"]): float(r["score"]) for r in csv.DictReader(f)}
+    assert {key: rows.get(key) for key in EXPECTED} == EXPECTED
+    # nbgrader lists every student under every lesson; where a student submitted nothing, 0
+    assert all(score == 0 for key, score in rows.items() if key not in EXPECTED)
     assert "sample_correct" in stdout and "grades written to grader/grades.csv" in stdout
 
 
-def test_each_submission_gets_feedback(graded):
+def test_each_submission_gets_feedback_that_explains_its_grade(graded):
     course, _ = graded
-    for lesson in LESSONS:
-        for student in expected_scores(lesson):
-            page = course / "grader" / "feedback" / student / lesson / f"{lesson}.html"
-            assert page.is_file(), f"no feedback for {student}/{lesson}"
-            assert "Score:" in page.read_text() or "score" in page.read_text().lower()
+    for lesson, student in EXPECTED:
+        assert "Score" in feedback(course, lesson, student), f"no feedback for {student}/{lesson}"
+    lesson = "01_bits_and_loops"
+    assert "not a readable notebook" in feedback(course, lesson, "sample_malformed")
+    assert "No notebook named" in feedback(course, lesson, "sample_missing") and "README.txt" in feedback(course, lesson, "sample_missing")
+    assert "kernel stopped" in feedback(course, lesson, "sample_os_exit")
+    assert "kernel stopped" in feedback(course, lesson, "sample_kill")
+    assert "CellTimeoutError" in feedback(course, lesson, "sample_forever")
+    for cheat in ("sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_object", "sample_cheat_reference"):
+        assert "independent check" in feedback(course, lesson, cheat), cheat
+
+
+def test_the_independent_check_only_ever_catches_cheats(graded):
+    _, stdout = graded
+    caught = {line.split(":")[0].strip() for line in stdout.splitlines() if "independent check failed" in line}
+    assert caught == {"sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_object", "sample_cheat_reference"}
 
 
 def test_blank_gets_zero_on_every_graded_cell_and_correct_gets_full_marks(graded):
@@ -65,7 +88,9 @@ def test_blank_gets_zero_on_every_graded_cell_and_correct_gets_full_marks(graded
                 assert grade.score == grade.max_score, f"{lesson}/{grade.name}: {grade.score}/{grade.max_score} for the solution"
 
 
-def test_grading_leaves_submissions_and_lessons_untouched(graded):
+def test_grading_leaves_submissions_lessons_and_gradebook_intact(graded):
     course, _ = graded
     assert digest(course / "grader" / "submitted") == digest(ROOT / "grader" / "samples")
     assert digest(course / "lessons") == digest(ROOT / "lessons")
+    with sqlite3.connect(course / "grader" / "gradebook.db") as db:  # written by two processes at once
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

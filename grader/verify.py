@@ -1,0 +1,282 @@
+"""Independent check of autograded answers, outside the student's kernel.
+
+nbgrader runs the tests in the same Python process as the student's code, so a submission can
+redefine ``torch.equal`` or the test helpers, return an object that equals everything, patch
+``torch`` or answer an "implement X" exercise by calling lowbit_ref's X, and still pass. This
+check does not trust that process:
+
+1. ``grader/sandbox.py`` runs only the student's solution cells (read from the notebook file)
+   in a fresh interpreter, with ``lowbit_ref`` unimportable and no submitted file on ``sys.path``,
+   calls the functions named by ``grader/checks/<lesson>.py`` and writes their outputs as data
+   (safetensors and JSON; nothing is unpickled).
+2. This process, where no student code ever ran, compares those outputs with lowbit_ref's
+   answers: exact type, dtype, shape and bytes.
+3. A graded test cell whose checks fail keeps no points, whatever the kernel said, and the
+   exercise's feedback says why. A check never raises a score.
+
+A lesson without a checks file is left as nbgrader graded it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+SANDBOX = HERE / "sandbox.py"
+
+
+@dataclass
+class Call:
+    """``name(*args)`` must return exactly ``expect`` (floats within rtol/atol)."""
+
+    name: str
+    args: tuple
+    expect: object
+    rtol: float = 0.0
+    atol: float = 0.0
+    call: bool = True
+
+
+def call(name: str, *args, expect, rtol: float = 0.0, atol: float = 0.0) -> Call:
+    return Call(name, args, expect, rtol, atol)
+
+
+def value(name: str, expect) -> Call:
+    """The variable ``name`` must hold exactly ``expect``."""
+    return Call(name, (), expect, call=False)
+
+
+@dataclass
+class Raises:
+    """``name(*args)`` must raise ``error`` (or a subclass)."""
+
+    name: str
+    args: tuple
+    error: str = "ValueError"
+    call: bool = field(default=True, init=False)
+
+
+def raises(name: str, *args, error: str = "ValueError") -> Raises:
+    return Raises(name, args, error)
+
+
+# --- checks files ------------------------------------------------------------------------------
+
+
+def load_checks(root: Path, lesson: str):
+    path = root / "grader" / "checks" / f"{lesson}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"checks_{lesson}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _source(cell) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def exercise_of(source_nb: dict) -> dict[str, str]:
+    """Test cell id -> id of the solution cell before it (where the feedback comment goes)."""
+    owner, last = {}, None
+    for cell in source_nb["cells"]:
+        meta = _meta(cell)
+        if meta.get("solution"):
+            last = meta["grade_id"]
+        elif meta.get("grade") and last:
+            owner[meta["grade_id"]] = last
+    return owner
+
+
+# --- running the sandbox -----------------------------------------------------------------------
+
+
+def _encode(value, key: str, tensors: dict):
+    if isinstance(value, torch.Tensor):
+        tensors[key] = value.detach().cpu().contiguous().clone()
+        return {"kind": "tensor", "key": key}
+    if isinstance(value, (tuple, list)):
+        return {"kind": type(value).__name__, "items": [_encode(v, f"{key}.{i}", tensors) for i, v in enumerate(value)]}
+    return {"kind": "json", "value": value}
+
+
+def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list, time_limit: float) -> dict:
+    """Run the student's cells and calls in a fresh, restricted interpreter; return its report.
+
+    Each cell and call may run ``time_limit`` seconds. When one kills the process (``os._exit``,
+    a signal) or hangs past the limit, the job runs again without it, so it costs only the tests
+    that need it.
+    """
+    from safetensors.torch import load_file, save_file
+
+    skip_cells: list[int] = []
+    skip_calls: list[int] = []
+    for _attempt in range(len(cells) + len(calls) + 1):
+        with tempfile.TemporaryDirectory(prefix="lowbit-verify-") as job_dir:
+            tensors: dict = {}
+            job = {
+                "sys_path": sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
+                "blocked": list(blocked),
+                "prelude": prelude,
+                "cells": cells,
+                "time_limit": time_limit,
+                "skip_cells": skip_cells,
+                "skip_calls": skip_calls,
+                "calls": [
+                    {"name": c.name, "call": c.call, "args": [_encode(a, f"in{i}.{j}", tensors) for j, a in enumerate(c.args)]}
+                    for i, c in enumerate(calls)
+                ],
+            }
+            save_file(tensors, f"{job_dir}/inputs.safetensors")
+            Path(job_dir, "job.json").write_text(json.dumps(job))
+            process = subprocess.Popen(
+                [sys.executable, "-S", "-I", str(SANDBOX), job_dir],
+                cwd=job_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            budget = time_limit * (len(cells) + len(calls) + 2) + 30  # backstop for a limit the code disarmed
+            try:
+                process.wait(timeout=budget)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            try:
+                report = json.loads(Path(job_dir, "results.json").read_text())
+                report["outputs"] = load_file(f"{job_dir}/outputs.safetensors")
+                report["skipped_cells"] = [cells[i][0] for i in skip_cells]
+                return report
+            except (OSError, ValueError):
+                progress = Path(job_dir, "progress")
+                if not progress.exists():
+                    return {"failure": "the checking process could not start"}
+                stage, index = progress.read_text().split()
+                if stage == "cell" and int(index) >= 0 and int(index) not in skip_cells:
+                    skip_cells.append(int(index))
+                elif stage == "call" and int(index) not in skip_calls:
+                    skip_calls.append(int(index))
+                else:
+                    return {"failure": "the answers stopped the checking process"}
+    return {"failure": "the answers stopped the checking process too often"}
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def _decode(spec, outputs):
+    kind = spec["kind"]
+    if kind == "tensor":
+        return outputs[spec["key"]]
+    if kind in ("tuple", "list"):
+        items = [_decode(s, outputs) for s in spec["items"]]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "object":
+        return _Opaque(spec["type"])
+    return spec["value"]
+
+
+class _Opaque:
+    def __init__(self, type_name):
+        self.type_name = type_name
+
+    def __repr__(self):
+        return f"<a {self.type_name} object>"
+
+
+def _matches(got, want, rtol, atol) -> bool:
+    if isinstance(want, torch.Tensor):
+        if not isinstance(got, torch.Tensor) or got.dtype != want.dtype or got.shape != want.shape:
+            return False
+        if want.is_floating_point() and (rtol or atol):
+            return bool(torch.allclose(got, want.cpu(), rtol=rtol, atol=atol, equal_nan=True))
+        return torch.equal(got, want.cpu())
+    if isinstance(want, (tuple, list)):
+        return type(got) is type(want) and len(got) == len(want) and all(_matches(g, w, rtol, atol) for g, w in zip(got, want))
+    if isinstance(want, float):
+        return type(got) in (float, int) and abs(got - want) <= atol + rtol * abs(want)
+    return type(got) is type(want) and got == want
+
+
+def _short(x) -> str:
+    if isinstance(x, torch.Tensor):
+        values = x.flatten()[:8].tolist()
+        more = ", ..." if x.numel() > 8 else ""
+        return f"tensor({values}{more}, dtype={x.dtype}, shape={tuple(x.shape)})"
+    text = repr(x)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def _describe(check) -> str:
+    if not check.call:
+        return check.name
+    return f"{check.name}({', '.join(_short(a) for a in check.args)})"
+
+
+def judge(check, result: dict, outputs) -> str | None:
+    """None when ``result`` satisfies ``check``; otherwise what went wrong, for the feedback."""
+    if isinstance(check, Raises):
+        if not result["ok"] and check.error in result.get("mro", []):
+            return None
+        got = "returned normally" if result["ok"] else f"raised {result['error']}"
+        return f"{_describe(check)} should raise {check.error}, but {got}"
+    if not result["ok"]:
+        return f"{_describe(check)} raised {result['error']}: {result['message'][:200]}"
+    got = _decode(result["value"], outputs)
+    if _matches(got, check.expect, check.rtol, check.atol):
+        return None
+    return f"{_describe(check)}: expected {_short(check.expect)}, got {_short(got)}"
+
+
+def verify_notebook(notebook: dict, checks_module, time_limit: float = 60) -> dict[str, str | None]:
+    """Test cell id -> None (passed) or the reason it failed, for one submitted notebook."""
+    plan = checks_module.checks()
+    cells = [(_meta(c)["grade_id"], _source(c)) for c in notebook["cells"] if c["cell_type"] == "code" and _meta(c).get("solution")]
+    flat = [(test_id, check) for test_id, test_checks in plan.items() for check in test_checks]
+    report = run_sandbox(cells, checks_module.PRELUDE, getattr(checks_module, "BLOCKED", ("lowbit_ref",)), [c for _, c in flat], time_limit)
+    verdicts: dict[str, str | None] = {test_id: None for test_id in plan}
+    for index, (test_id, check) in enumerate(flat):
+        if verdicts[test_id] is not None:
+            continue
+        if "failure" in report:
+            verdicts[test_id] = report["failure"]
+        else:
+            verdicts[test_id] = judge(check, report["results"][index], report["outputs"])
+    return verdicts
+
+
+def apply_verdicts(gradebook, lesson: str, student: str, verdicts: dict, owners: dict) -> list[str]:
+    """Zero the test cells whose independent check failed; explain on the exercise. Returns the zeroed ids."""
+    zeroed, notes = [], {}
+    for test_id, reason in verdicts.items():
+        if reason is None:
+            continue
+        grade = gradebook.find_grade(test_id, lesson, lesson, student)
+        if grade.auto_score:
+            zeroed.append(test_id)
+            grade.auto_score = 0
+            notes.setdefault(owners.get(test_id), []).append(
+                f"**{test_id}: 0 points.** The tests passed inside your notebook, but the independent "
+                f"check, which runs your answer on its own in a fresh Python process without lowbit_ref, "
+                f"found: {reason}."
+            )
+    for solution_id, lines in notes.items():
+        if solution_id:
+            comment = gradebook.find_comment(solution_id, lesson, lesson, student)
+            comment.auto_comment = "\n\n".join(lines)
+    gradebook.db.commit()
+    return zeroed

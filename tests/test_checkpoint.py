@@ -1,0 +1,683 @@
+"""lowbit_ref.checkpoint (lesson 05): mixed-bitwidth safetensors checkpoints, and the ResNet-50 table."""
+
+import inspect
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.torch import load_file, save_file
+
+from lowbit_ref import LowbitError, checkpoint, resnet
+from lowbit_ref.checkpoint import (
+    METADATA_KEY,
+    QuantizedTensor,
+    bits_for_range,
+    dequantize,
+    load,
+    quantize_trits,
+    quantize_uint,
+    save,
+    size_report,
+)
+from lowbit_ref.ternary import dequantize_ternary, quantize_ternary
+from lowbit_ref.uintx import pack, unpack
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def header_of(path):
+    """The safetensors header, read independently of the module under test."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)), 8 + n
+
+
+def layout_of(path):
+    header, _ = header_of(path)
+    return json.loads(header["__metadata__"][METADATA_KEY])
+
+
+def rewrite(path, edit_layout=None, edit_tensors=None):
+    """Rewrite a checkpoint with its layout and/or tensors edited (checksums left as they were)."""
+    header, _ = header_of(path)
+    tensors = load_file(path)
+    layout = json.loads(header["__metadata__"][METADATA_KEY])
+    if edit_layout:
+        edit_layout(layout)
+    if edit_tensors:
+        edit_tensors(tensors)
+    os.remove(path)
+    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(layout)})
+
+
+def assert_same(got, want):
+    assert got.keys() == want.keys()
+    for name, w in want.items():
+        g = got[name]
+        if isinstance(w, torch.Tensor):
+            assert isinstance(g, torch.Tensor) and g.dtype == w.dtype and g.shape == w.shape, name
+            assert torch.equal(g.cpu(), w.cpu()), name
+            continue
+        assert isinstance(g, QuantizedTensor), name
+        gp, wp = g.packed, w.packed
+        assert (gp.scheme, gp.bits, gp.shape, gp.dim, gp.order, gp.dtype) == (
+            wp.scheme, wp.bits, wp.shape, wp.dim, wp.order, wp.dtype), name
+        assert torch.equal(gp.data.cpu(), wp.data.cpu()), name
+        assert g.group_size == w.group_size, name
+        for part in ("scale", "zero_point"):
+            a, b = getattr(g, part), getattr(w, part)
+            assert (a is None) == (b is None), (name, part)
+            if b is not None:
+                assert a.dtype == b.dtype and torch.equal(a.cpu(), b.cpu()), (name, part)
+
+
+def mixed_state(device):
+    gen = torch.Generator().manual_seed(0)
+    state = {}
+    for bits in range(1, 9):  # every width; odd lengths so the last byte is padding
+        codes = torch.randint(0, 2**bits, (3, 11), generator=gen, dtype=torch.uint8).to(device)
+        state[f"codes{bits}"] = QuantizedTensor(pack(codes, bits))
+    state["msb_dim0"] = QuantizedTensor(pack(torch.randint(0, 8, (7, 2), generator=gen, dtype=torch.uint8)
+                                             .to(device), 3, dim=0, order="msb"))
+    w = torch.randn(4, 3, 3, 3, generator=gen).to(device)
+    state["conv.per_tensor"] = quantize_uint(w, 5)
+    state["conv.per_channel"] = quantize_uint(w, 4, group_size=27)
+    state["conv.groups_of_3"] = quantize_uint(w, 2, group_size=3)
+    state["fc.ternary2"] = quantize_trits(torch.randn(5, 10, generator=gen).to(device), scheme="ternary2")
+    state["fc.base3"] = quantize_trits(torch.randn(5, 10, generator=gen).to(device), scheme="base3", group_size=10)
+    state["bn.weight"] = torch.randn(4, generator=gen).to(device)
+    state["half"] = torch.randn(2, 3, generator=gen).half().to(device)
+    state["bf16"] = torch.randn(3, generator=gen).bfloat16().to(device)
+    state["steps"] = torch.tensor(7, dtype=torch.int64, device=device)  # 0-d, as num_batches_tracked
+    state["mask"] = torch.tensor([True, False], device=device)
+    state["empty"] = torch.zeros(0, 3, device=device)
+    state["scalar.uint"] = quantize_uint(torch.tensor(2.5, device=device), 3)  # 0-d: one value, one byte
+    state["scalar.base3"] = quantize_trits(torch.tensor(-0.7, device=device), scheme="base3")
+    return state
+
+
+# ---------------------------------------------------------------- bits_for_range
+
+
+@pytest.mark.parametrize(
+    "max_value, bits",
+    [(0, 1), (1, 1), (2, 2), (3, 2), (4, 3), (7, 3), (8, 4), (15, 4), (16, 5), (31, 5), (32, 6),
+     (63, 6), (64, 7), (127, 7), (128, 8), (255, 8)],
+)
+def test_bits_for_range_golden(max_value, bits):
+    assert bits_for_range(max_value) == bits
+
+
+def test_bits_for_range_fixes_bitpacks_off_by_one():
+    # BitPack guessed 3 bits for a max of 3 and 5 for a max of 15: one bit wasted each time.
+    assert bits_for_range(3) == 2
+    assert bits_for_range(15) == 4
+
+
+def test_bits_for_range_every_byte():
+    for m in range(256):
+        b = bits_for_range(m)
+        assert m <= 2**b - 1 and (b == 1 or m > 2 ** (b - 1) - 1), m
+        assert bits_for_range(m, min_value=m) == b  # min does not change an unsigned width
+        assert torch.equal(unpack(pack(torch.tensor([m], dtype=torch.uint8), b)), torch.tensor([m], dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("m", [1, 3, 15, 16, 200])
+def test_a_value_too_wide_for_its_width_is_refused_not_wrapped(m):
+    b = bits_for_range(m)
+    if b > 1:
+        with pytest.raises(LowbitError):
+            pack(torch.tensor([m], dtype=torch.uint8), b - 1)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [((-1,), r"max_value must be in 0\.\.255.*got -1"),
+     ((256,), r"max_value must be in 0\.\.255.*got 256"),
+     ((3.0,), r"max_value must be an integer, got 3\.0"),
+     ((True,), r"max_value must be an integer, got True"),
+     (("3",), r"max_value must be an integer, got '3'"),
+     ((torch.tensor(3.0),), r"max_value must be an integer"),
+     ((3, -1), r"min_value must be in 0\.\.255.*got -1"),
+     ((3, 5), r"min_value must be <= max_value 3, got 5")],
+)
+def test_bits_for_range_refusals(args, match):
+    with pytest.raises(LowbitError, match=match):
+        bits_for_range(*args)
+
+
+def test_bits_for_range_takes_integer_tensors():
+    assert bits_for_range(torch.tensor(15)) == 4
+
+
+# ---------------------------------------------------------------- quantization records
+
+
+def reference_quantize_uint(w, bits, group_size):
+    """Plain loop over groups, one element at a time: the obvious version."""
+    qmax = 2**bits - 1
+    flat = w.reshape(-1).tolist()
+    g = group_size or len(flat)
+    codes, scales, zeros = [], [], []
+    for start in range(0, len(flat), g):
+        group = torch.tensor(flat[start:start + g])
+        lo, hi = min(group.min(), torch.tensor(0.0)), max(group.max(), torch.tensor(0.0))
+        scale = (hi - lo) / qmax
+        if scale <= 0:
+            scale = torch.tensor(1.0)
+        zero = torch.clamp(torch.round(-lo / scale), 0, qmax)
+        for x in group:
+            codes.append(int(torch.clamp(torch.round(x / scale) + zero, 0, qmax)))
+        scales.append(float(scale))
+        zeros.append(int(zero))
+    return codes, scales, zeros
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+@pytest.mark.parametrize("group_size", [None, 4, 12])
+def test_quantize_uint_matches_reference(bits, group_size, device):
+    w = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(bits)).to(device)
+    q = quantize_uint(w, bits, group_size=group_size)
+    codes, scales, zeros = reference_quantize_uint(w.cpu(), bits, group_size)
+    assert q.packed.device.type == device.type and q.packed.bits == bits and q.packed.shape == w.shape
+    assert unpack(q.packed).reshape(-1).tolist() == codes
+    assert q.scale.reshape(-1).tolist() == scales
+    assert q.zero_point.reshape(-1).tolist() == zeros
+    assert q.scale.shape == {None: (), 4: (3, 2, 1), 12: (2,)}[group_size]  # ternary's shape, else flat
+    # within range, every value comes back within half a step
+    err = (dequantize(q) - w).abs().reshape(-1, group_size or 24)
+    assert bool((err <= q.scale.reshape(-1, 1) / 2 + 1e-6).all())
+
+
+def test_quantize_uint_packs_along_dim(device):
+    w = torch.randn(8, 16, 1, 1, device=device)  # a 1x1 conv
+    along_last = quantize_uint(w, 4, group_size=16)
+    along_inputs = quantize_uint(w, 4, group_size=16, dim=1)
+    assert along_last.packed.nbytes == 128  # one byte per 4-bit code: the last dim has length 1
+    assert along_inputs.packed.nbytes == 64 and along_inputs.packed.dim == 1
+    assert torch.equal(unpack(along_inputs.packed), unpack(along_last.packed))
+    assert torch.equal(dequantize(along_inputs), dequantize(along_last))
+    t = quantize_trits(torch.randn(6, 4, device=device), scheme="base3", dim=0)
+    assert t.packed.dim == 0 and t.packed.data.shape == (2, 4)
+
+
+def test_quantize_uint_keeps_zero_exact_and_constant_groups(device):
+    w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.0, 2.0, 2.0, 2.0], [-3.0, 0.0, 1.0, 5.0]], device=device)
+    q = quantize_uint(w, 4, group_size=4)
+    back = dequantize(q)
+    assert torch.equal(back[0], w[0])
+    assert torch.allclose(back[1], w[1])
+    assert back[2, 1] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_quantize_trits_matches_ternary(device, dtype):
+    w = torch.randn(4, 20, generator=torch.Generator().manual_seed(1)).to(device, dtype)
+    for group_size in (None, 10):
+        codes, scale = quantize_ternary(w, group_size=group_size)
+        for scheme in ("ternary2", "base3"):
+            q = quantize_trits(w, scheme=scheme, group_size=group_size)
+            assert q.packed.scheme == scheme and q.zero_point is None and q.group_size == group_size
+            assert torch.equal(unpack(q.packed), codes)
+            assert q.scale.dtype == dtype and torch.equal(q.scale, scale)
+            back = dequantize(q)
+            assert back.dtype == dtype
+            assert torch.equal(back, dequantize_ternary(codes, scale, group_size=group_size))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [(lambda: quantize_uint(torch.randn(4), 9), r"bits must be an int in 1\.\.8, got 9"),
+     (lambda: quantize_uint(torch.randn(4), 0), r"bits must be an int in 1\.\.8, got 0"),
+     (lambda: quantize_uint(torch.arange(4), 2), r"weights must be a floating-point tensor, got torch\.int64"),
+     (lambda: quantize_uint(torch.randn(6), 2, group_size=4),
+      r"group_size must .* dividing weights\.numel\(\) = 6, got 4"),
+     (lambda: quantize_uint(torch.tensor([1.0, float("nan")]), 2), r"weights must be finite"),
+     (lambda: quantize_uint(torch.zeros(0), 2), r"weights must have at least one element"),
+     (lambda: quantize_trits(torch.randn(5), scheme="uint"), r"scheme must be 'ternary2' or 'base3', got 'uint'"),
+     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), torch.ones(2), None, 4),
+      r"group_size must be None or a positive int dividing numel 6, got 4"),
+     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), torch.ones(2)),
+      r"scale must be a tensor of 1 value\(s\) for group_size=None and 6 values, got shape \(2,\)"),
+     (lambda: quantize_trits(torch.randn(4, 6), group_size=4), r"group_size must divide the last dimension"),
+     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), None, torch.zeros(())),
+      r"zero_point needs a scale"),
+     (lambda: QuantizedTensor(torch.zeros(3)), r"packed must be a PackedTensor, got Tensor"),
+     (lambda: dequantize(torch.zeros(3)), r"q must be a QuantizedTensor, got Tensor")],
+)
+def test_quantization_refusals(call, match):
+    with pytest.raises(LowbitError, match=match):
+        call()
+
+
+# ---------------------------------------------------------------- save / load round trips
+
+
+def test_mixed_round_trip(tmp_path, device):
+    state = mixed_state(device)
+    path = tmp_path / "mixed.safetensors"
+    save(path, state)
+    got = load(path, device=device)
+    assert_same(got, state)
+    for name, value in got.items():
+        t = value if isinstance(value, torch.Tensor) else value.packed.data
+        assert t.device.type == device.type, name
+        if isinstance(value, QuantizedTensor):
+            assert torch.equal(unpack(value.packed), unpack(state[name].packed)), name
+            if value.scale is not None:
+                assert torch.equal(dequantize(value), dequantize(state[name])), name
+
+
+def test_empty_state_round_trip(tmp_path):
+    save(tmp_path / "empty.safetensors", {})
+    assert load(tmp_path / "empty.safetensors") == {}
+
+
+def test_load_moves_to_the_requested_device(tmp_path, device):
+    path = tmp_path / "m.safetensors"
+    save(path, {"w": quantize_uint(torch.randn(2, 8), 3, group_size=8)})
+    q = load(path, device=device)["w"]
+    assert q.packed.device.type == q.scale.device.type == q.zero_point.device.type == device.type
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 7), min_size=1, max_size=3),
+    bits=st.integers(1, 8),
+    dim_seed=st.integers(0, 2),
+    order=st.sampled_from(["lsb", "msb"]),
+    seed=st.integers(0, 2**16),
+)
+def test_round_trip_property(tmp_path_factory, shape, bits, dim_seed, order, seed):
+    gen = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 2**bits, shape, generator=gen, dtype=torch.uint8)
+    dim = dim_seed % len(shape)
+    w = torch.randn(shape, generator=gen)
+    state = {"codes": QuantizedTensor(pack(codes, bits, dim=dim, order=order)),
+             "q": quantize_uint(w, bits, group_size=shape[-1]),
+             "t": quantize_trits(w, scheme="base3" if seed % 2 else "ternary2"),
+             "plain": w}
+    path = tmp_path_factory.mktemp("prop") / "p.safetensors"
+    save(path, state)
+    got = load(path)
+    assert_same(got, state)
+    assert torch.equal(unpack(got["codes"].packed), codes)
+
+
+def test_layout_drawing_in_docstring_is_what_is_written(tmp_path):
+    # The module docstring draws the header; pin its keys and one entry exactly.
+    path = tmp_path / "drawn.safetensors"
+    save(path, {"conv1.weight": quantize_uint(torch.randn(64, 3, 7, 7), 4, group_size=147),
+                "fc.bias": torch.zeros(1000)})
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    assert set(header) == {"__metadata__", "conv1.weight::packed", "conv1.weight::scale",
+                           "conv1.weight::zero_point", "fc.bias"}
+    assert set(header["__metadata__"]) == {METADATA_KEY}
+    assert header["conv1.weight::packed"]["dtype"] == "U8" and header["conv1.weight::packed"]["shape"] == [64, 3, 7, 4]
+    assert header["conv1.weight::scale"]["dtype"] == "F32" and header["conv1.weight::zero_point"]["dtype"] == "U8"
+    layout = json.loads(header["__metadata__"][METADATA_KEY])
+    assert (layout["format"], layout["version"]) == ("lowbit_ref.checkpoint", 1)
+    conv = dict(layout["tensors"]["conv1.weight"])
+    assert len(conv.pop("sha256")) == 64
+    assert conv == {"kind": "quantized", "scheme": "uint", "bits": 4, "order": "lsb", "dim": 3,
+                    "shape": [64, 3, 7, 7], "dtype": "uint8", "group_size": 147,
+                    "stored": {"packed": "conv1.weight::packed", "scale": "conv1.weight::scale",
+                               "zero_point": "conv1.weight::zero_point"}}
+    bias = dict(layout["tensors"]["fc.bias"])
+    bias.pop("sha256")
+    assert bias == {"kind": "plain", "shape": [1000], "dtype": "float32", "stored": {"data": "fc.bias"}}
+    for line in ('"conv1.weight::packed":', '"fc.bias":', '"kind": "quantized"', '"group_size": 147'):
+        assert line in checkpoint.__doc__
+
+
+def test_no_pickle_in_the_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save(path, mixed_state("cpu"))
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert raw[8:9] == b"{" and json.loads(raw[8:8 + n])  # a length, JSON, then bytes: no pickle stream
+    source = inspect.getsource(checkpoint)
+    assert "import pickle" not in source and "torch.load" not in source
+
+
+# ---------------------------------------------------------------- overwrite and atomic write
+
+
+def test_overwrite_is_refused_and_the_old_file_kept(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save(path, {"a": torch.ones(3)})
+    before = path.read_bytes()
+    with pytest.raises(LowbitError, match=r"m\.safetensors already exists; pass overwrite=True to replace it"):
+        save(path, {"a": torch.zeros(3)})
+    assert path.read_bytes() == before
+    save(path, {"a": torch.zeros(3)}, overwrite=True)
+    assert torch.equal(load(path)["a"], torch.zeros(3))
+    assert os.listdir(tmp_path) == ["m.safetensors"]  # no temporary file left behind
+
+
+def test_a_failed_save_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    save(path, {"a": torch.ones(3)})
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save(path, {"a": torch.zeros(3)}, overwrite=True)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+
+
+@pytest.mark.parametrize(
+    "state, match",
+    [({"a": [1, 2]}, r"state\['a'\] must be a QuantizedTensor or a torch\.Tensor, got list"),
+     ({"a": torch.zeros(2, dtype=torch.complex64)}, r"state\['a'\] data has dtype torch\.complex64"),
+     ({"a": quantize_uint(torch.randn(4), 2), "a::packed": torch.zeros(1)},
+      r"state\['a::packed'\] would be stored as 'a::packed', a name another entry already uses"),
+     ({"": torch.zeros(1)}, r"state names must be non-empty strings other than '__metadata__' .*, got ''"),
+     ({"__metadata__": torch.zeros(1)}, r"state names must be non-empty strings .*got '__metadata__'"),
+     ([("a", torch.zeros(1))], r"state must be a mapping of names to tensors, got list")],
+)
+def test_save_refusals(tmp_path, state, match):
+    with pytest.raises(LowbitError, match=match):
+        save(tmp_path / "x.safetensors", state)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_a_missing_directory_and_a_directory(tmp_path):
+    with pytest.raises(LowbitError, match=r"directory .*nowhere does not exist"):
+        save(tmp_path / "nowhere" / "x.safetensors", {})
+    with pytest.raises(LowbitError, match=r"path must be a file, got the directory"):
+        save(tmp_path, {}, overwrite=True)
+
+
+# ---------------------------------------------------------------- refusals on load
+
+
+def saved(tmp_path, name="m.safetensors"):
+    path = tmp_path / name
+    state = {"layer1.conv.weight": quantize_uint(torch.randn(8, 16), 4, group_size=16),
+             "layer1.bn.bias": torch.randn(8),
+             "fc.weight": quantize_trits(torch.randn(4, 10), scheme="base3")}
+    save(path, state)
+    return path
+
+
+def owner(key):
+    return key.split("::")[0]
+
+
+def test_truncated_file_names_the_tensor(tmp_path):
+    path = saved(tmp_path)
+    header, start = header_of(path)
+    last = max((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][1])
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-3])
+    with pytest.raises(LowbitError, match=rf"tensor '{owner(last)}' in .*m\.safetensors: the file is truncated"):
+        load(path)
+
+
+def test_file_cut_inside_its_header_is_refused(tmp_path):
+    path = saved(tmp_path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(LowbitError, match=r"m\.safetensors is not a lowbit checkpoint: not a safetensors file"):
+        load(path)
+
+
+@pytest.mark.parametrize("key", ["layer1.conv.weight::packed", "layer1.conv.weight::scale",
+                                 "layer1.conv.weight::zero_point", "layer1.bn.bias", "fc.weight::packed"])
+def test_flipped_byte_fails_the_checksum_of_its_tensor(tmp_path, key):
+    path = saved(tmp_path)
+    header, start = header_of(path)
+    begin, end = header[key]["data_offsets"]
+    raw = bytearray(path.read_bytes())
+    raw[start + (begin + end) // 2] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(LowbitError, match=rf"tensor '{owner(key)}' in .*m\.safetensors: checksum mismatch"):
+        load(path)
+
+
+def test_edited_metadata_fails_the_checksum(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, lambda layout: layout["tensors"]["fc.weight"].update(order="msb"))
+    with pytest.raises(LowbitError, match=r"tensor 'fc\.weight' in .*: checksum mismatch"):
+        load(path)
+
+
+def test_reshaped_scale_fails_the_checksum(tmp_path):
+    # Same bytes, same count, another shape: only the checksum (which covers shapes) sees it.
+    path = saved(tmp_path)
+    key = "layer1.conv.weight::scale"
+    rewrite(path, edit_tensors=lambda tensors: tensors.update({key: tensors[key].reshape(2, 4).contiguous()}))
+    with pytest.raises(LowbitError, match=r"tensor 'layer1\.conv\.weight' in .*: checksum mismatch"):
+        load(path)
+
+
+def test_unknown_version_is_refused(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, lambda layout: layout.update(version=2))
+    with pytest.raises(LowbitError, match=r"m\.safetensors: checkpoint format version 2 is not supported; "
+                                          r"this library reads version 1"):
+        load(path)
+
+
+def test_other_format_name_is_refused(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, lambda layout: layout.update(format="bitpack"))
+    with pytest.raises(LowbitError, match=r"is not a lowbit checkpoint: format 'bitpack', expected"):
+        load(path)
+
+
+def test_packed_length_disagreeing_with_metadata_names_the_tensor(tmp_path):
+    path = saved(tmp_path)
+    key = "layer1.conv.weight::packed"
+    rewrite(path, edit_tensors=lambda tensors: tensors.update({key: tensors[key][:, :-1].contiguous()}))
+    with pytest.raises(LowbitError, match=r"tensor 'layer1\.conv\.weight' in .*: packed data is U8 of shape \[8, 7\], "
+                                          r"but its metadata \(uint at 4 bits, shape \[8, 16\], dim 1\) "
+                                          r"needs U8 of shape \[8, 8\]"):
+        load(path)
+
+
+def test_bits_disagreeing_with_packed_length_names_the_tensor(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, lambda layout: layout["tensors"]["layer1.conv.weight"].update(bits=5))
+    with pytest.raises(LowbitError, match=r"tensor 'layer1\.conv\.weight' .* packed data .* at 5 bits"):
+        load(path)
+
+
+def test_plain_tensor_disagreeing_with_metadata_names_it(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, edit_tensors=lambda tensors: tensors.update({"layer1.bn.bias": torch.zeros(9)}))
+    with pytest.raises(LowbitError, match=r"tensor 'layer1\.bn\.bias' .*: data is F32 of shape \[9\]"):
+        load(path)
+
+
+def test_missing_stored_tensor_names_it(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, edit_tensors=lambda tensors: tensors.pop("layer1.conv.weight::scale"))
+    with pytest.raises(LowbitError, match=r"tensor 'layer1\.conv\.weight' .*: its scale "
+                                          r"'layer1\.conv\.weight::scale' is missing from the file"):
+        load(path)
+
+
+def test_undescribed_tensor_is_refused(tmp_path):
+    path = saved(tmp_path)
+    rewrite(path, edit_tensors=lambda tensors: tensors.update(extra=torch.zeros(1)))
+    with pytest.raises(LowbitError, match=r"holds tensors its metadata does not describe: \['extra'\]"):
+        load(path)
+
+
+def test_bytes_after_the_last_tensor_are_refused(tmp_path):
+    path = saved(tmp_path)
+    path.write_bytes(path.read_bytes() + b"\0" * 5)
+    with pytest.raises(LowbitError, match=r"has 5 bytes after its last tensor"):
+        load(path)
+
+
+def test_plain_safetensors_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(3)}, path)
+    with pytest.raises(LowbitError, match=r"plain\.safetensors is a safetensors file but not a lowbit checkpoint"):
+        load(path)
+    save_file({"w": torch.zeros(3)}, path, metadata={"format": "pt"})
+    with pytest.raises(LowbitError, match=r"not a lowbit checkpoint: its header metadata has no"):
+        load(path)
+
+
+@pytest.mark.parametrize("content", [os.urandom(1000), b"", b"hello", b"\x08\0\0\0\0\0\0\0not json"])
+def test_random_file_is_not_a_checkpoint(tmp_path, content):
+    path = tmp_path / "random.bin"
+    path.write_bytes(content)
+    with pytest.raises(LowbitError, match=r"random\.bin is not a lowbit checkpoint"):
+        load(path)
+
+
+def test_missing_file_and_bad_device(tmp_path):
+    with pytest.raises(LowbitError, match=r"checkpoint file not found: .*absent\.safetensors"):
+        load(tmp_path / "absent.safetensors")
+    path = saved(tmp_path)
+    with pytest.raises(LowbitError, match=r"device must be an available torch device, got 'potato'"):
+        load(path, device="potato")
+
+
+# ---------------------------------------------------------------- sizes and the command line
+
+
+def test_size_report_counts_every_byte(tmp_path):
+    state = {"w": quantize_uint(torch.randn(8, 10), 4, group_size=10),  # 40 + 8*4 + 8 bytes
+             "t": quantize_trits(torch.randn(3, 11), scheme="base3"),  # 3*3 + 4 bytes
+             "b": torch.zeros(8)}  # 32 bytes
+    report = size_report(state)
+    assert [(r.name, r.scheme, r.bits, r.shape, r.stored_bytes) for r in report.rows] == [
+        ("w", "uint", 4.0, (8, 10), 80), ("t", "base3", 1.6, (3, 11), 13), ("b", "plain", 32.0, (8,), 32)]
+    assert report.fp32_bytes == (80 + 33 + 8) * 4 and report.stored_bytes == 125
+    assert report.compression == pytest.approx(484 / 125)
+    path = tmp_path / "m.safetensors"
+    save(path, state)
+    from_file = size_report(path)
+    assert from_file.file_bytes == os.path.getsize(path) and from_file.rows == report.rows
+    assert from_file.compression == pytest.approx(484 / os.path.getsize(path))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lowbit_ref.checkpoint", *map(str, args)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_inspect_prints_the_table(tmp_path):
+    path = saved(tmp_path)
+    done = run_cli("inspect", path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["name", "scheme", "bits", "shape", "stored", "bytes"]
+    assert lines[1].split()[:3] == ["layer1.conv.weight", "uint", "4"]
+    # 8x16 codes at 4 bits, then per row a float32 scale and a uint8 zero point
+    assert lines[1].split()[-1] == f"{64 + 8 * 5:,}"
+    assert lines[3].split()[:3] == ["fc.weight", "base3", "1.6"]
+    assert "file (with header)" in done.stdout and "compression vs fp32" in done.stdout
+
+
+def test_cli_inspect_bad_file_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(b"garbage")
+    done = run_cli("inspect", path)
+    assert done.returncode == 2
+    # (the last line: if lowbit_ref/__init__ imports this module, runpy warns first)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "bad.safetensors is not a lowbit checkpoint" in last
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_cli_main_in_process(tmp_path, capsys):
+    # The other outcomes through main() itself: a subprocess costs seconds to import torch.
+    assert checkpoint.main(["inspect", str(tmp_path / "absent.safetensors")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: checkpoint file not found:") and "absent.safetensors" in err
+    path = saved(tmp_path)
+    rewrite(path, lambda layout: layout.update(version=9))
+    assert checkpoint.main(["inspect", str(path)]) == 2
+    assert "format version 9 is not supported" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # argparse's own usage error, also exit code 2
+        checkpoint.main(["frobnicate"])
+    assert usage.value.code == 2
+
+
+# ---------------------------------------------------------------- ResNet-50 and BitPack's table
+
+
+def test_resnet50_parameter_count():
+    layers = resnet.resnet50_layers()
+    assert resnet.parameter_count(layers) == 25_557_032  # torchvision's resnet50
+    assert len(layers) == 320  # entries in its state_dict, running statistics included
+    shapes = {layer.name: layer.shape for layer in layers}
+    assert shapes["conv1.weight"] == (64, 3, 7, 7)
+    assert shapes["layer4.2.conv3.weight"] == (2048, 512, 1, 1)
+    assert shapes["layer3.0.downsample.0.weight"] == (1024, 512, 1, 1)
+    assert shapes["fc.weight"] == (1000, 2048) and shapes["fc.bias"] == (1000,)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"base_width": 0}, r"base_width must be a positive int, got 0"),
+                                           ({"num_classes": 2.5}, r"num_classes must be a positive int, got 2\.5")])
+def test_resnet50_layers_refusals(kwargs, match):
+    with pytest.raises(LowbitError, match=match):
+        resnet.resnet50_layers(**kwargs)
+
+
+def test_bits_plan_and_unpacked():
+    layers = resnet.resnet50_layers(base_width=4, num_classes=10)
+    plan = resnet.bits_plan(layers, 2)
+    assert plan["conv1.weight"] == plan["fc.weight"] == 8
+    assert {bits for name, bits in plan.items() if name not in ("conv1.weight", "fc.weight")} == {2}
+    assert len(plan) == 54  # 53 convolutions and fc
+    state = resnet.quantized_state(resnet.fp32_state(layers), plan)
+    wide = resnet.unpacked(state)
+    for name, q in state.items():
+        if isinstance(q, QuantizedTensor):
+            assert wide[name].packed.bits == 8 and wide[name].packed.dim == q.packed.dim == 1
+            assert torch.equal(unpack(wide[name].packed), unpack(q.packed)) and wide[name].scale is q.scale
+        else:
+            assert wide[name] is q
+
+
+def test_bitpack_accounting_reproduces_its_figures():
+    layers = resnet.resnet50_layers()
+    fp32, mixed48 = resnet.bitpack_estimate(layers, resnet.bits_plan(layers, 4), 32)
+    int8, mixed28 = resnet.bitpack_estimate(layers, resnet.bits_plan(layers, 2), 8)
+    assert (round(fp32 / 1e6), round(mixed48 / 1e6, 1), round(fp32 / mixed48, 1)) == (102, 13.8, 7.4)
+    assert (round(int8 / 1e6), round(mixed28 / 1e6, 1)) == (26, 7.9)
+    assert round(26 / 7.9, 1) == 3.3 and round(int8 / mixed28, 2) == 3.22
+
+
+def test_bitpack_rows_small_scale(tmp_path):
+    rows = resnet.bitpack_rows(base_width=4, num_classes=10, workdir=tmp_path)
+    assert [r.scenario for r in rows] == ["fp32 -> mixed 4/8-bit", "8-bit -> mixed 2/8-bit"]
+    files = {f: os.path.getsize(tmp_path / f) for f in os.listdir(tmp_path)}
+    for r in rows:
+        assert r.original_bytes in files.values() and r.packed_bytes in files.values()
+        assert r.packed_bytes < r.original_bytes
+        assert sum(r.breakdown.values()) == r.packed_bytes
+    layers = resnet.resnet50_layers(base_width=4, num_classes=10)
+    for row, low in zip(rows, (4, 2)):
+        plan = resnet.bits_plan(layers, low)
+        # every row packs without padding along the input channels: the codes cost bits / 8 each
+        assert row.breakdown["codes"] == sum(layer.numel * plan[layer.name] for layer in layers
+                                             if layer.name in plan) // 8
+    # the 8-bit original holds the same 2-bit codes a byte each: 3/4 of each such byte is saved
+    low = sum(layer.numel for layer in layers if plan.get(layer.name) == 2)
+    saved_bytes = rows[1].original_bytes - rows[1].packed_bytes
+    assert abs(saved_bytes - low * 3 // 4) < 64  # the headers differ only in offsets' digits
+    text = resnet.format_table(rows)
+    assert "7.4x" in text and "3.3x" in text and "fp32 -> mixed 4/8-bit" in text

@@ -1,0 +1,470 @@
+"""lowbit_ref.kernels: Triton unpack and fused matvec, against plain-torch references.
+
+Kernel tests need Triton (an optional extra) and skip without it; the references, the checks
+and the "import works without Triton" tests run everywhere. With no CUDA GPU the kernels run in
+the Triton interpreter, and Triton reads TRITON_INTERPRET once, when it is imported: so this
+module sets it before importing lowbit_ref.kernels (which imports triton). If something in the
+same process imported triton before, the kernel tests fail and say so (set the flag in
+conftest.py then).
+"""
+
+import os
+
+import torch
+
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"  # before `import triton`, which lowbit_ref.kernels does
+
+import doctest
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lowbit_ref import kernels
+from lowbit_ref.errors import LowbitError
+from lowbit_ref.kernels import matvec_packed, matvec_reference, unpack_triton
+from lowbit_ref.packed import PackedTensor
+
+TRITON_REASON = "Triton is an optional extra (pip install 'lowbit-ref[triton]'); the kernel tests need it"
+FORMATS = [("uint", 1), ("uint", 2), ("uint", 4), ("ternary2", 2)]
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture
+def kdevice(device):
+    """``device`` for tests that launch kernels: skips without Triton, or where kernels cannot run."""
+    pytest.importorskip("triton", reason=TRITON_REASON)
+    if device.type == "mps":
+        pytest.skip("Triton has no MPS backend")
+    if device.type == "cpu" and not kernels.interpreter_active():
+        if torch.cuda.is_available():
+            pytest.skip("cpu tensors need the Triton interpreter, which this module leaves off where a GPU exists")
+        pytest.fail(
+            "no GPU and the Triton interpreter is off: triton was imported before this module set "
+            "TRITON_INTERPRET=1; set it in tests/conftest.py before anything imports triton"
+        )
+    return device
+
+
+# --- the references the kernels are tested against ----------------------------------------------
+
+
+def pack_spec(values, bits, *, scheme="uint", order="lsb", dim=-1) -> PackedTensor:
+    """The one layout in the plainest torch: pad each row to whole bytes, OR each slot in at its shift."""
+    dim = dim % max(values.dim(), 1)
+    v = values.reshape(1) if values.dim() == 0 else values
+    v = v.movedim(dim, -1).to(torch.int64) + (1 if scheme == "ternary2" else 0)  # ternary2 stores trit + 1
+    per_byte, n = 8 // bits, v.shape[-1]
+    n_bytes = math.ceil(n * bits / 8)
+    v = torch.nn.functional.pad(v, (0, n_bytes * per_byte - n))  # padding fields are zero bits
+    v = v.reshape(*v.shape[:-1], n_bytes, per_byte)
+    packed = torch.zeros(v.shape[:-1], dtype=torch.int64, device=values.device)
+    for slot in range(per_byte):
+        shift = (per_byte - 1 - slot if order == "msb" else slot) * bits
+        packed |= v[..., slot] << shift
+    data = packed.to(torch.uint8).movedim(-1, dim).contiguous()
+    return PackedTensor(data, bits, values.shape, dim, order, scheme, values.dtype)
+
+
+def matvec_spec(codes, scale, x, group_size, zero=None) -> torch.Tensor:
+    """y[r] = sum_c w[r, c] x[c], one weight at a time, in float64 (slow on purpose)."""
+    out_features, in_features = codes.shape
+    y = torch.zeros(out_features, dtype=torch.float64)
+    for r in range(out_features):
+        for c in range(in_features):
+            g = c // group_size
+            z = 0.0 if zero is None else float(zero if zero.dim() == 0 else zero[r, g])
+            y[r] += (float(codes[r, c]) - z) * float(scale[r, g]) * float(x[c])
+    return y
+
+
+def random_values(shape, scheme, bits, dtype=None, generator=None):
+    if scheme == "ternary2":
+        return torch.randint(-1, 2, shape, generator=generator).to(dtype or torch.int8)
+    return torch.randint(0, 2**bits, shape, generator=generator).to(dtype or torch.uint8)
+
+
+def assert_matvec_close(got, want):
+    tol = {torch.float32: 1e-4, torch.float16: 2e-3, torch.bfloat16: 2e-2}[want.dtype]
+    torch.testing.assert_close(got.cpu(), want.cpu(), rtol=tol, atol=tol)
+
+
+def test_pack_spec_draws_the_one_layout():
+    """The reference packer itself, pinned to the layout drawn in kernels.unpack_triton."""
+    u8 = torch.uint8
+    assert torch.equal(pack_spec(torch.tensor([1, 0, 3, 2], dtype=u8), 2).data, torch.tensor([177], dtype=u8))
+    msb = pack_spec(torch.tensor([1, 0, 3, 2], dtype=u8), 2, order="msb")
+    assert torch.equal(msb.data, torch.tensor([78], dtype=u8))
+    assert torch.equal(pack_spec(torch.tensor([1, 2, 3], dtype=u8), 4).data, torch.tensor([0x21, 0x03], dtype=u8))
+    ternary = pack_spec(torch.tensor([0, -1, 1, 1], dtype=torch.int8), 2, scheme="ternary2")
+    assert torch.equal(ternary.data, torch.tensor([161], dtype=u8))
+
+
+def test_pack_spec_agrees_with_uintx():
+    uintx = pytest.importorskip("lowbit_ref.uintx", reason="lowbit_ref.uintx is not written yet")
+    values = torch.randint(0, 16, (3, 37), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    for bits in (1, 2, 4):
+        v = values % (1 << bits)
+        assert torch.equal(uintx.pack(v, bits).data, pack_spec(v, bits).data), f"bits={bits}"
+
+
+# --- unpack_triton ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, bits, scheme, order, byte",
+    [
+        ([1, 0, 3, 2], 2, "uint", "lsb", 177),  # the drawing in unpack_triton's docstring
+        ([1, 0, 3, 2], 2, "uint", "msb", 78),
+        ([1, 0, 0, 0, 1, 1, 0, 1], 1, "uint", "lsb", 0b10110001),
+        ([1, 2], 4, "uint", "lsb", 0x21),
+        ([0, -1, 1, 1], 2, "ternary2", "lsb", 161),
+    ],
+)
+def test_unpack_golden_bytes(kdevice, values, bits, scheme, order, byte):
+    dtype = torch.int8 if scheme == "ternary2" else torch.uint8
+    data = torch.tensor([byte], dtype=torch.uint8, device=kdevice)
+    packed = PackedTensor(data, bits, (len(values),), 0, order, scheme, dtype)
+    assert torch.equal(unpack_triton(packed).cpu(), torch.tensor(values, dtype=dtype))
+
+
+@pytest.mark.parametrize("scheme, bits", FORMATS)
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+@pytest.mark.parametrize("n", [37, 256])  # odd rows with padding; rows that make one stream
+def test_unpack_awkward_sizes(kdevice, scheme, bits, order, n):
+    """Several rows, row lengths that are no multiple of the block, small blocks so many programs run."""
+    gen = torch.Generator().manual_seed(n * bits)
+    values = random_values((5, n), scheme, bits, generator=gen)
+    packed = pack_spec(values, bits, scheme=scheme, order=order).to(kdevice)
+    for block_bytes in (None, 8):
+        got = unpack_triton(packed, block_bytes=block_bytes)
+        assert got.device.type == kdevice.type and got.dtype == values.dtype
+        assert torch.equal(got.cpu(), values), f"block_bytes={block_bytes}"
+
+
+@st.composite
+def packed_cases(draw):
+    scheme, bits = draw(st.sampled_from(FORMATS))
+    shape = tuple(draw(st.lists(st.integers(0, 7), min_size=0, max_size=3)))
+    if len(shape) == 3:
+        shape = shape[:2] + (draw(st.integers(0, 40)),)
+    dim = draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
+    if scheme == "ternary2":
+        dtypes = [torch.int8, torch.int32, torch.float32]
+    else:
+        dtypes = [torch.uint8, torch.int64, torch.float16]
+    if scheme == "uint" and bits == 1:
+        dtypes.append(torch.bool)
+    dtype = draw(st.sampled_from(dtypes))
+    seed = draw(st.integers(0, 2**16))
+    values = random_values(shape, scheme, bits, dtype, torch.Generator().manual_seed(seed))
+    order = draw(st.sampled_from(["lsb", "msb"]))
+    return values, pack_spec(values, bits, scheme=scheme, order=order, dim=dim), draw(st.sampled_from([None, 4, 16]))
+
+
+@SLOW
+@given(case=packed_cases())
+def test_unpack_returns_the_original_tensor(case):
+    """Any shape (0-d and empty included), any dim, both orders, several dtypes: exactly the input back."""
+    values, packed, block_bytes = case
+    if not kernels.triton_available():
+        pytest.skip(TRITON_REASON)
+    if not kernels.interpreter_active():
+        pytest.skip("cpu tensors need the Triton interpreter; the GPU case is test_unpack_awkward_sizes")
+    got = unpack_triton(packed, block_bytes=block_bytes)
+    assert got.shape == values.shape and got.dtype == values.dtype
+    assert torch.equal(got, values)
+
+
+def test_unpack_reads_pack_ternary(kdevice):
+    ternary = pytest.importorskip("lowbit_ref.ternary", reason="lowbit_ref.ternary is not written yet")
+    w = torch.randn(6, 40, generator=torch.Generator().manual_seed(3))
+    codes, scale = ternary.quantize_ternary(w, group_size=8)
+    packed = ternary.pack_ternary(codes).to(kdevice)
+    assert torch.equal(unpack_triton(packed).cpu(), codes)
+    x = torch.randn(40, generator=torch.Generator().manual_seed(4))
+    want = matvec_spec(codes, scale, x, 8).float()
+    assert_matvec_close(matvec_packed(packed, scale.to(kdevice), x.to(kdevice), group_size=8), want)
+
+
+# --- matvec -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scheme, bits, zero_kind",
+    [(s, b, z) for s, b in FORMATS for z in ("none", "number", "0-d", "per group") if s == "uint" or z == "none"],
+)
+def test_matvec_reference_matches_the_loop(scheme, bits, zero_kind):
+    gen = torch.Generator().manual_seed(bits)
+    codes = random_values((4, 11), scheme, bits, generator=gen)
+    scale = torch.rand(4, 3, generator=gen) + 0.5  # group_size 4: groups of 4, 4, 3 columns
+    x = torch.randn(11, generator=gen)
+    zero = {
+        "none": None,
+        "number": 1,
+        "0-d": torch.tensor(1.5),
+        "per group": torch.randint(0, 2**bits, (4, 3), generator=gen).to(torch.uint8),
+    }[zero_kind]
+    got = matvec_reference(pack_spec(codes, bits, scheme=scheme), scale, x, group_size=4, zero=zero)
+    z = torch.tensor(float(zero)) if isinstance(zero, int) else zero
+    torch.testing.assert_close(got, matvec_spec(codes, scale, x, 4, z).float(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("scheme, bits", FORMATS)
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+def test_matvec_awkward_sizes(kdevice, scheme, bits, order):
+    """Odd in_features (padding in each row's last byte), a short last group, 13 rows, small blocks."""
+    gen = torch.Generator().manual_seed(7 + bits)
+    out_features, in_features, group_size = 13, 77, 11
+    codes = random_values((out_features, in_features), scheme, bits, generator=gen)
+    scale = torch.rand(out_features, 7, generator=gen) + 0.1
+    zero = None if scheme == "ternary2" else torch.rand(out_features, 7, generator=gen) * 2**bits
+    x = torch.randn(in_features, generator=gen)
+    want = matvec_spec(codes, scale, x, group_size, zero).float()
+    packed = pack_spec(codes, bits, scheme=scheme, order=order).to(kdevice)
+    to = lambda t: None if t is None else t.to(kdevice)  # noqa: E731
+    for blocks in ({}, {"block_rows": 4, "block_bytes": 2}):
+        got = matvec_packed(packed, to(scale), to(x), group_size=group_size, zero=to(zero), **blocks)
+        assert got.device.type == kdevice.type
+        assert_matvec_close(got, want)
+        assert_matvec_close(matvec_reference(packed, to(scale), to(x), group_size=group_size, zero=to(zero)), want)
+
+
+@st.composite
+def matvec_cases(draw):
+    scheme, bits = draw(st.sampled_from(FORMATS))
+    out_features, in_features = draw(st.integers(1, 20)), draw(st.integers(1, 90))
+    group_size = draw(st.integers(1, in_features + 3))
+    n_groups = math.ceil(in_features / group_size)
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    codes = random_values((out_features, in_features), scheme, bits, generator=gen)
+    dtype = draw(st.sampled_from([torch.float32, torch.float16, torch.bfloat16]))
+    scale = (torch.rand(out_features, n_groups, generator=gen) + 0.1).to(dtype)
+    x = torch.randn(in_features, generator=gen).to(dtype)
+    zero = None
+    if scheme == "uint":
+        zero = draw(
+            st.sampled_from(
+                [
+                    None,
+                    2**bits // 2,
+                    torch.tensor(0.5 * 2**bits),
+                    torch.randint(0, 2**bits, (out_features, n_groups), generator=gen).to(torch.uint8),
+                    torch.rand(out_features, n_groups, generator=gen) * 2**bits,
+                ]
+            )
+        )
+    blocks = draw(st.sampled_from([{}, {"block_rows": 2, "block_bytes": 4}, {"block_rows": 16, "block_bytes": 1}]))
+    order = draw(st.sampled_from(["lsb", "msb"]))
+    return pack_spec(codes, bits, scheme=scheme, order=order), scale, x, group_size, zero, blocks
+
+
+@SLOW
+@given(case=matvec_cases())
+def test_matvec_matches_reference(case):
+    packed, scale, x, group_size, zero, blocks = case
+    if not kernels.triton_available():
+        pytest.skip(TRITON_REASON)
+    if not kernels.interpreter_active():
+        pytest.skip("cpu tensors need the Triton interpreter; the GPU case is test_matvec_awkward_sizes")
+    got = matvec_packed(packed, scale, x, group_size=group_size, zero=zero, **blocks)
+    assert got.dtype == x.dtype and got.shape == (packed.shape[0],)
+    assert_matvec_close(got, matvec_reference(packed, scale, x, group_size=group_size, zero=zero))
+
+
+def test_matvec_ignores_ternary_padding(kdevice):
+    """Padding fields are zero bits, which read as trit -1: they must not reach the sum."""
+    packed = pack_spec(torch.zeros(3, 5, dtype=torch.int8), 2, scheme="ternary2").to(kdevice)
+    y = matvec_packed(packed, torch.ones(3, 1, device=kdevice), torch.ones(5, device=kdevice), group_size=5)
+    assert torch.equal(y.cpu(), torch.zeros(3))
+
+
+def test_matvec_per_tensor_scale_as_documented(kdevice):
+    codes = random_values((6, 19), "uint", 4, generator=torch.Generator().manual_seed(5))
+    packed = pack_spec(codes, 4).to(kdevice)
+    scale = torch.tensor(0.25, device=kdevice).reshape(1, 1).expand(6, 1)  # stride 0: no copy
+    x = torch.randn(19, generator=torch.Generator().manual_seed(6))
+    got = matvec_packed(packed, scale, x.to(kdevice), group_size=19, zero=8)
+    assert_matvec_close(got, ((codes.float() - 8) * 0.25) @ x)
+
+
+def test_matvec_empty_shapes(kdevice):
+    for out_features, in_features in [(0, 5), (4, 0)]:
+        packed = pack_spec(torch.zeros(out_features, in_features, dtype=torch.uint8), 2).to(kdevice)
+        scale = torch.ones(out_features, math.ceil(in_features / 3), device=kdevice)
+        y = matvec_packed(packed, scale, torch.ones(in_features, device=kdevice), group_size=3)
+        assert torch.equal(y.cpu(), torch.zeros(out_features))
+
+
+# --- bad input: checked before any kernel runs, so these need no Triton -------------------------
+
+
+def _w(scheme="uint", shape=(3, 8), dim=1, dtype=torch.uint8):
+    """A 2-bit PackedTensor of zeros."""
+    data_shape = list(shape)
+    data_shape[dim] = math.ceil(shape[dim] / 4)
+    return PackedTensor(torch.zeros(data_shape, dtype=torch.uint8), 2, shape, dim, scheme=scheme, dtype=dtype)
+
+
+def _flat(bits, n, scheme="uint", dtype=torch.uint8):
+    data = torch.zeros(math.ceil(n * bits / 8), dtype=torch.uint8)
+    return PackedTensor(data, bits, (n,), 0, scheme=scheme, dtype=dtype)
+
+
+ONES_1, ONES_8 = torch.ones(3, 1), torch.ones(8)
+BAD_INPUT = [
+    (lambda: unpack_triton(torch.zeros(4, dtype=torch.uint8)), r"packed must be a PackedTensor, got Tensor"),
+    (
+        lambda: unpack_triton(PackedTensor(torch.zeros(1, dtype=torch.uint8), 2, (5,), 0, scheme="base3")),
+        r"scheme must be 'uint' or 'ternary2', got 'base3'",
+    ),
+    (lambda: unpack_triton(_flat(3, 8)), r"packed.bits must be one of \(1, 2, 4\), got 3"),
+    (lambda: unpack_triton(_flat(4, 8, "ternary2", torch.int8)), r"packed.bits must be 2 for ternary2, got 4"),
+    (lambda: unpack_triton(_flat(2, 8, "ternary2")), r"must be signed, got torch.uint8"),
+    (lambda: unpack_triton(_flat(2, 8, dtype=torch.complex64)), r"packed.dtype must be one of .*, got torch.complex64"),
+    (lambda: unpack_triton(_w(), block_bytes=3), r"block_bytes must be a power of two in 1..65536, got 3"),
+    (
+        lambda: matvec_packed(_w(), ONES_1, ONES_8, group_size=8, block_rows=0),
+        r"block_rows must be a power of two in 1..256, got 0",
+    ),
+    (
+        lambda: matvec_reference(_w(shape=(8,), dim=0), torch.ones(1, 1), ONES_8, group_size=8),
+        r"shape \(out_features, in_features\) packed along dim 1, got shape \(8,\) packed along dim 0",
+    ),
+    (lambda: matvec_reference(_w(), ONES_1, ONES_8, group_size=0), r"group_size must be an int >= 1, got 0"),
+    (lambda: matvec_reference(_w(), ONES_1, ONES_8, group_size=True), r"group_size must be an int >= 1, got True"),
+    (
+        lambda: matvec_reference(_w(), torch.ones(3, 2), ONES_8, group_size=3),
+        r"scale must have shape \(3, 3\) for W \(3, 8\) and group_size=3, got \(3, 2\)",
+    ),
+    (
+        lambda: matvec_reference(_w(), ONES_1.double(), ONES_8, group_size=8),
+        r"scale.dtype must be one of .*, got torch.float64",
+    ),
+    (lambda: matvec_reference(_w(), ONES_1, torch.ones(7), group_size=8), r"x must have shape \(8,\) .* got \(7,\)"),
+    (
+        lambda: matvec_reference(_w(), ONES_1, torch.ones(8, device="meta"), group_size=8),
+        r"x is on meta but packed is on cpu",
+    ),
+    (
+        lambda: matvec_reference(_w("ternary2", dtype=torch.int8), ONES_1, ONES_8, group_size=8, zero=1),
+        r"zero is only for unsigned codes .* got zero=1",
+    ),
+    (
+        lambda: matvec_reference(_w(), ONES_1, ONES_8, group_size=8, zero=torch.ones(3, 2)),
+        r"zero must be a scalar or have the shape of scale \(3, 1\), got \(3, 2\)",
+    ),
+    (
+        lambda: matvec_reference(_w(), ONES_1, ONES_8, group_size=8, zero="2"),
+        r"zero must be None, a real number or a real tensor, got '2'",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, match", BAD_INPUT)
+def test_bad_input_names_argument_value_and_what_is_accepted(call, match):
+    with pytest.raises(LowbitError, match=match):
+        call()
+
+
+# --- modes, and life without Triton --------------------------------------------------------------
+
+
+def test_kernels_import_and_explain_without_triton(monkeypatch):
+    """A copy of the module loaded with `import triton` failing: references work, kernels say how to install."""
+    monkeypatch.setitem(sys.modules, "triton", None)  # makes `import triton` raise ImportError
+    monkeypatch.setitem(sys.modules, "triton.language", None)
+    spec = importlib.util.spec_from_file_location("lowbit_ref._kernels_without_triton", kernels.__file__)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    assert probe.triton is None and not probe.triton_available() and not probe.interpreter_active()
+    packed = pack_spec(torch.tensor([[1, 0, 3, 2]], dtype=torch.uint8), 2)
+    hint = r"unpack_triton needs Triton, which is not installed: pip install 'lowbit-ref\[triton\]'"
+    with pytest.raises(ImportError, match=hint):
+        probe.unpack_triton(packed)
+    with pytest.raises(ImportError, match=r"matvec_packed needs Triton.*pip install triton"):
+        probe.matvec_packed(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
+    y = probe.matvec_reference(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
+    assert torch.equal(y, torch.tensor([6.0]))
+
+
+_SUBPROCESS = r"""
+import importlib, json, os, pkgutil, sys
+os.environ.pop("TRITON_INTERPRET", None)
+import torch, lowbit_ref
+imported = []
+for info in pkgutil.iter_modules(lowbit_ref.__path__):
+    if info.name != "kernels":
+        try:
+            importlib.import_module("lowbit_ref." + info.name)
+            imported.append(info.name)
+        except ImportError:  # a module whose own optional dependency is missing here
+            pass
+result = {"imported": imported, "triton_imported": "triton" in sys.modules, "errors": []}
+from lowbit_ref import kernels
+from lowbit_ref.packed import PackedTensor
+packed = PackedTensor(torch.tensor([177], dtype=torch.uint8), 2, (4,), 0)
+for set_flag in (False, True):
+    if set_flag:
+        os.environ["TRITON_INTERPRET"] = "1"  # too late: triton is imported
+    try:
+        kernels.unpack_triton(packed)
+        result["errors"].append(None)
+    except Exception as e:
+        result["errors"].append(type(e).__name__ + ": " + str(e))
+result["interpreter_active"] = kernels.interpreter_active()
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_process():
+    """One Python started without TRITON_INTERPRET (costs a torch import, so shared)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kernels.__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True, env=env, cwd=root, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_only_kernels_imports_triton(fresh_process):
+    assert "packed" in fresh_process["imported"]
+    assert not fresh_process["triton_imported"], f"one of {fresh_process['imported']} imports triton"
+
+
+def test_cpu_without_interpreter_says_how_to_turn_it_on(fresh_process):
+    if not kernels.triton_available():
+        pytest.skip(TRITON_REASON)
+    if torch.cuda.is_available():
+        pytest.skip("the message is for machines without a GPU")
+    never_set, set_too_late = fresh_process["errors"]
+    assert fresh_process["interpreter_active"] is False
+    assert never_set.startswith("LowbitError: unpack_triton: tensors are on device cpu, but Triton compiles")
+    assert "set TRITON_INTERPRET=1 before triton is imported" in never_set
+    assert "TRITON_INTERPRET=1 is set, but after triton was imported" in set_too_late
+
+
+def test_interpreter_active_reports_the_mode():
+    if not kernels.triton_available():
+        assert kernels.interpreter_active() is False
+    elif not torch.cuda.is_available():
+        assert kernels.interpreter_active() is True, "this module sets TRITON_INTERPRET=1 before importing triton"
+
+
+def test_docstring_examples():
+    names = ["matvec_reference", "interpreter_active"]
+    if kernels.interpreter_active():  # the other examples launch kernels on cpu tensors
+        names += ["unpack_triton", "matvec_packed"]
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for name in names:
+        for test in doctest.DocTestFinder().find(getattr(kernels, name), name, globs=vars(kernels).copy()):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= len(names)
