@@ -48,5 +48,12 @@ c.Autograde.autograde_preprocessors = [
 # A deleted test cell is put back and run: the tests are ours, not the student's to remove.
 c.OverwriteCells.add_missing_cells = True
 
+# Collecting a zip of downloads (`nbgrader zip_collect LESSON`): put the zip in
+# grader/downloaded/LESSON/archive/; files named <student_id>_<lesson>.ipynb (inside the zip, at
+# any depth) land in grader/submitted/<student_id>/<lesson>/<lesson>.ipynb. Adapt the pattern to
+# what your learning platform names its downloads.
+c.ZipCollectApp.downloaded_directory = "grader/downloaded"
+c.FileNameCollectorPlugin.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.-]+)_(?P<file_id>\d\d_[a-z0-9_]+\.ipynb)$"
+
 # The release keeps nbgrader's standard stub; hidden tests are stripped from it.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,40 +85,36 @@ def students_for(lesson: str) -> list[str]:
     return sorted(p.name for p in SUBMITTED.iterdir() if (p / lesson).is_dir()) if SUBMITTED.is_dir() else []
 
 
-def autograde(lesson: str, students: list[str], jobs: int) -> None:
-    def one(student: str) -> tuple[str, subprocess.CompletedProcess]:
-        return student, nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
-
-    print(f"$ nbgrader autograde {lesson}  ({len(students)} students, {jobs} at a time)", flush=True)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, students))
-    for student, result in results:
-        graded = (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists()
-        if result.returncode != 0 and not graded and "database is locked" in result.stdout + result.stderr:
-            print(f"  {student}: gradebook busy, grading again alone", flush=True)
-            nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
-
-
-def check_independently(lesson: str, students: list[str], time_limit: float) -> None:
-    """The independent check (grader/verify.py) for every autograded notebook of `lesson`."""
+def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float) -> None:
+    """Autograde each student, then check their answers independently; `jobs` students at a time."""
     import verify
     from nbgrader.api import Gradebook
 
     checks = verify.load_checks(ROOT, lesson)
-    if checks is None:
-        print(f"  (no grader/checks/{lesson}.py: independent check skipped)")
-        return
     owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
     db_url = f"sqlite:///{GRADER / 'gradebook.db'}"
-    for student in students:
-        path = GRADER / "autograded" / student / lesson / f"{lesson}.ipynb"
-        if not path.exists():
-            continue
-        verdicts = verify.verify_notebook(json.loads(path.read_text()), checks, time_limit)
-        with Gradebook(db_url) as gb:
+    gradebook_lock = threading.Lock()  # this process's own writes, one at a time
+
+    def one(student: str) -> str:
+        autograded = GRADER / "autograded" / student / lesson / f"{lesson}.ipynb"
+        result = nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
+        if result.returncode != 0 and not autograded.exists() and "database is locked" in result.stdout + result.stderr:
+            with gradebook_lock:  # nobody else in this process writes meanwhile
+                nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
+        if checks is None or not autograded.exists():
+            return ""
+        verdicts = verify.verify_notebook(json.loads(autograded.read_text()), checks, time_limit)
+        with gradebook_lock, Gradebook(db_url) as gb:
             zeroed = verify.apply_verdicts(gb, lesson, student, verdicts, owners)
-        if zeroed:
-            print(f"  {student}: independent check failed {', '.join(zeroed)}: points removed", flush=True)
+        return f"  {student}: independent check failed {', '.join(zeroed)}: points removed" if zeroed else ""
+
+    print(f"$ nbgrader autograde {lesson}  ({len(students)} students, {jobs} at a time)", flush=True)
+    if checks is None:
+        print(f"  (no grader/checks/{lesson}.py: independent check skipped)")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for line in pool.map(one, students):
+            if line:
+                print(line, flush=True)
 
 
 FAILED_PAGE = """<!DOCTYPE html>
@@ -141,6 +138,14 @@ def explain_ungraded(lesson: str, students: list[str]) -> None:
     for student in students:
         if (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists():
             continue
+        with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+            # nbgrader skips a submission with no notebook entirely: record it, at 0, so it is in the CSV
+            gb.update_or_create_student(student)
+            for notebook in gb.update_or_create_submission(lesson, student).notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0 if grade.auto_score is None else grade.auto_score
+                    grade.needs_manual_grade = False
+            gb.db.commit()
         submitted = SUBMITTED / student / lesson / f"{lesson}.ipynb"
         if not submitted.exists():
             found = sorted(str(p.relative_to(SUBMITTED / student / lesson)) for p in (SUBMITTED / student / lesson).rglob("*") if p.is_file())
@@ -198,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         # Registers the lesson and its graded cells in the gradebook. The release goes to a scratch
         # folder so lessons/ (the committed student version) is never rewritten by grading.
         nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
-        autograde(lesson, students, args.jobs)
-        check_independently(lesson, students, args.timeout or 60)
+        grade_lesson(lesson, students, args.jobs, args.timeout or 60)
         explain_ungraded(lesson, students)
         nbgrader("generate_feedback", lesson, "--force", check=False)
         graded += len(students)

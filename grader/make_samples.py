@@ -25,11 +25,13 @@ Regenerate after editing a lesson: the samples carry its locked cells.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import shutil
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cell_source, grade_id, load_module, nbgrader_meta  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "grader" / "samples"
@@ -37,16 +39,7 @@ ANSWERS_DIR = ROOT / "grader" / "answers"
 
 
 def load_answers(lesson: str):
-    path = ANSWERS_DIR / f"{lesson}.py"
-    spec = importlib.util.spec_from_file_location(f"answers_{lesson}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _source(cell) -> str:
-    src = cell["source"]
-    return src if isinstance(src, str) else "".join(src)
+    return load_module(ANSWERS_DIR / f"{lesson}.py", f"answers_{lesson}")
 
 
 def solution_text(source: str) -> str:
@@ -55,18 +48,14 @@ def solution_text(source: str) -> str:
     return "\n".join(lines)
 
 
-def _grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def build(lesson: str) -> dict[str, dict[str, str]]:
     """Sample submissions for one lesson: student id -> {file path: text}."""
     release = json.loads((ROOT / "lessons" / lesson / f"{lesson}.ipynb").read_text())
     source = json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text())
     solutions = {
-        _grade_id(c): solution_text(_source(c))
+        grade_id(c): solution_text(cell_source(c))
         for c in source["cells"]
-        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+        if nbgrader_meta(c).get("solution")
     }
     answers = load_answers(lesson)
     samples = {"sample_correct": solutions, "sample_blank": {}, **answers.ANSWERS}
@@ -80,13 +69,13 @@ def build(lesson: str) -> dict[str, dict[str, str]]:
         if spec.get("@solutions"):
             cells = {**solutions, **cells}
         nb = copy.deepcopy(release)
-        unknown = (set(cells) | set(spec.get("@delete", ()))) - {_grade_id(c) for c in nb["cells"]}
+        unknown = (set(cells) | set(spec.get("@delete", ()))) - {grade_id(c) for c in nb["cells"]}
         if unknown:
             raise SystemExit(f"grader/answers/{lesson}.py: {student} names unknown cells {sorted(unknown)}")
         for cell in nb["cells"]:
-            if _grade_id(cell) in cells:
-                cell["source"] = cells[_grade_id(cell)].strip("\n")
-        nb["cells"] = [c for c in nb["cells"] if _grade_id(c) not in spec.get("@delete", ())]
+            if grade_id(cell) in cells:
+                cell["source"] = cells[grade_id(cell)].strip("\n")
+        nb["cells"] = [c for c in nb["cells"] if grade_id(c) not in spec.get("@delete", ())]
         files = dict(spec.get("@files", {}))
         if not spec.get("@missing"):
             files[f"{lesson}.ipynb"] = spec.get("@raw", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

@@ -19,7 +19,6 @@ A lesson without a checks file is left as nbgrader graded it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from common import cell_source, load_module, nbgrader_meta
 
 HERE = Path(__file__).resolve().parent
 SANDBOX = HERE / "sandbox.py"
@@ -76,28 +77,14 @@ def raises(name: str, *args, error: str = "ValueError") -> Raises:
 
 def load_checks(root: Path, lesson: str):
     path = root / "grader" / "checks" / f"{lesson}.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location(f"checks_{lesson}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _source(cell) -> str:
-    src = cell["source"]
-    return src if isinstance(src, str) else "".join(src)
-
-
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    return load_module(path, f"checks_{lesson}") if path.exists() else None
 
 
 def exercise_of(source_nb: dict) -> dict[str, str]:
     """Test cell id -> id of the solution cell before it (where the feedback comment goes)."""
     owner, last = {}, None
     for cell in source_nb["cells"]:
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         if meta.get("solution"):
             last = meta["grade_id"]
         elif meta.get("grade") and last:
@@ -117,6 +104,23 @@ def _encode(value, key: str, tensors: dict):
     return {"kind": "json", "value": value}
 
 
+def _site_without_blocked(job_dir: Path, blocked) -> str:
+    """A folder of links to this environment's packages, minus the blocked ones and every ``.pth``
+    file or editable-install finder (which could bring them back), for the sandbox's sys.path."""
+    site = job_dir / "site"
+    site.mkdir()
+    hidden = tuple(b.split(".")[0] for b in blocked)
+    for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+        for entry in Path(folder).iterdir():
+            name = entry.name
+            if name.endswith(".pth") or name.startswith("__editable__") or name.startswith(hidden) or (site / name).exists():
+                continue
+            if any(name.lower().startswith(h.replace("_", "-")) or name.lower().startswith(h) for h in hidden):
+                continue
+            (site / name).symlink_to(entry)
+    return str(site)
+
+
 def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list, time_limit: float) -> dict:
     """Run the student's cells and calls in a fresh, restricted interpreter; return its report.
 
@@ -132,7 +136,7 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list
         with tempfile.TemporaryDirectory(prefix="lowbit-verify-") as job_dir:
             tensors: dict = {}
             job = {
-                "sys_path": sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
+                "sys_path": [_site_without_blocked(Path(job_dir), blocked)],
                 "blocked": list(blocked),
                 "prelude": prelude,
                 "cells": cells,
@@ -205,8 +209,8 @@ def _matches(got, want, rtol, atol) -> bool:
         if want.is_floating_point() and (rtol or atol):
             return bool(torch.allclose(got, want.cpu(), rtol=rtol, atol=atol, equal_nan=True))
         return torch.equal(got, want.cpu())
-    if isinstance(want, (tuple, list)):
-        return type(got) is type(want) and len(got) == len(want) and all(_matches(g, w, rtol, atol) for g, w in zip(got, want))
+    if isinstance(want, (tuple, list)):  # a list where a tuple is expected is fine, as in the notebooks' tests
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and all(_matches(g, w, rtol, atol) for g, w in zip(got, want))
     if isinstance(want, float):
         return type(got) in (float, int) and abs(got - want) <= atol + rtol * abs(want)
     return type(got) is type(want) and got == want
@@ -237,15 +241,20 @@ def judge(check, result: dict, outputs) -> str | None:
     if not result["ok"]:
         return f"{_describe(check)} raised {result['error']}: {result['message'][:200]}"
     got = _decode(result["value"], outputs)
-    if _matches(got, check.expect, check.rtol, check.atol):
+    want = check.expect
+    if _matches(got, want, check.rtol, check.atol):
         return None
-    return f"{_describe(check)}: expected {_short(check.expect)}, got {_short(got)}"
+    where = ""
+    if isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype:
+        index = tuple((got != want.cpu()).nonzero()[0].tolist())
+        where = f" (first difference at index {index}: expected {want[index].item()}, got {got[index].item()})"
+    return f"{_describe(check)}: expected {_short(want)}, got {_short(got)}{where}"
 
 
 def verify_notebook(notebook: dict, checks_module, time_limit: float = 60) -> dict[str, str | None]:
     """Test cell id -> None (passed) or the reason it failed, for one submitted notebook."""
     plan = checks_module.checks()
-    cells = [(_meta(c)["grade_id"], _source(c)) for c in notebook["cells"] if c["cell_type"] == "code" and _meta(c).get("solution")]
+    cells = [(nbgrader_meta(c)["grade_id"], cell_source(c)) for c in notebook["cells"] if c["cell_type"] == "code" and nbgrader_meta(c).get("solution")]
     flat = [(test_id, check) for test_id, test_checks in plan.items() for check in test_checks]
     report = run_sandbox(cells, checks_module.PRELUDE, getattr(checks_module, "BLOCKED", ("lowbit_ref",)), [c for _, c in flat], time_limit)
     verdicts: dict[str, str | None] = {test_id: None for test_id in plan}

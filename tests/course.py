@@ -33,11 +33,11 @@ def copy_course(dest: Path, with_grader: bool = True) -> Path:
     for folder in ("solutions", "lessons"):
         shutil.copytree(ROOT / folder, dest / folder)
     (dest / "grader").mkdir(exist_ok=True)
-    shutil.copy(ROOT / "grader" / "plugins.py", dest / "grader")  # nbgrader_config.py imports it
+    for script in (ROOT / "grader").glob("*.py"):  # nbgrader_config.py imports grader/plugins.py
+        shutil.copy(script, dest / "grader")
     if with_grader:
-        for item in ("grade.py", "make_samples.py", "verify.py", "sandbox.py", "answers", "checks", "samples"):
-            src = ROOT / "grader" / item
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / "grader" / item)
+        for folder in ("answers", "checks", "samples"):
+            shutil.copytree(ROOT / "grader" / folder, dest / "grader" / folder)
     return dest
 
 

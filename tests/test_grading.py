@@ -36,7 +36,7 @@ def digest(folder):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("course"))
-    result = run([sys.executable, "grader/grade.py", "--samples", "--jobs", "2", "--timeout", "15"], cwd=course, timeout=1800)
+    result = run([sys.executable, "grader/grade.py", "--samples", "--jobs", "2", "--timeout", "10"], cwd=course, timeout=1800)
     return course, result.stdout
 
 
@@ -64,14 +64,19 @@ def test_each_submission_gets_feedback_that_explains_its_grade(graded):
     assert "kernel stopped" in feedback(course, lesson, "sample_os_exit")
     assert "kernel stopped" in feedback(course, lesson, "sample_kill")
     assert "CellTimeoutError" in feedback(course, lesson, "sample_forever")
-    for cheat in ("sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_object", "sample_cheat_reference"):
+    for cheat in FOOLS_THE_KERNEL:
         assert "independent check" in feedback(course, lesson, cheat), cheat
 
 
-def test_the_independent_check_only_ever_catches_cheats(graded):
+# Cheats that pass nbgrader's own tests in the kernel; the others (an object subclassing Tensor,
+# a module shadowed from the submission folder) already fail there.
+FOOLS_THE_KERNEL = {"sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_reference"}
+
+
+def test_the_independent_check_catches_the_cheats_and_nothing_else(graded):
     _, stdout = graded
     caught = {line.split(":")[0].strip() for line in stdout.splitlines() if "independent check failed" in line}
-    assert caught == {"sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_object", "sample_cheat_reference"}
+    assert caught == FOOLS_THE_KERNEL
 
 
 def test_blank_gets_zero_on_every_graded_cell_and_correct_gets_full_marks(graded):
@@ -94,3 +99,22 @@ def test_grading_leaves_submissions_lessons_and_gradebook_intact(graded):
     assert digest(course / "lessons") == digest(ROOT / "lessons")
     with sqlite3.connect(course / "grader" / "gradebook.db") as db:  # written by two processes at once
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_zip_of_downloads_is_collected_into_submitted(tmp_path):
+    import zipfile
+
+    course = copy_course(tmp_path, with_grader=False)
+    archive = course / "grader" / "downloaded" / "01_bits_and_loops" / "archive"
+    archive.mkdir(parents=True)
+    sample = (ROOT / "grader" / "samples" / "sample_correct" / "01_bits_and_loops" / "01_bits_and_loops.ipynb").read_bytes()
+    with zipfile.ZipFile(archive / "downloads.zip", "w") as z:
+        z.writestr("lesson01/alice_01_bits_and_loops.ipynb", sample)
+        z.writestr("lesson01/bob.smith_01_bits_and_loops.ipynb", sample)
+    run([sys.executable, "-m", "nbgrader", "zip_collect", "01_bits_and_loops"], cwd=course)
+    collected = sorted(p.relative_to(course / "grader" / "submitted") for p in (course / "grader" / "submitted").rglob("*.ipynb"))
+    assert [str(p) for p in collected] == [
+        "alice/01_bits_and_loops/01_bits_and_loops.ipynb",
+        "bob.smith/01_bits_and_loops/01_bits_and_loops.ipynb",
+    ]
+    assert all((course / "grader" / "submitted" / p).read_bytes() == sample for p in collected)

@@ -1,0 +1,145 @@
+"""Independent checks for lesson 02 (see grader/verify.py): run outside the student's kernel.
+
+PRELUDE is what the solution cells may assume (the lesson's setup, minus lowbit_ref), plus
+small helpers with names no answer uses, so the checks can ask what the hidden tests ask
+(``_answer(name)`` looks an answer up, NameError if missing):
+
+- ``_on_transposed(name, x)`` calls ``name(x.t())``: the hidden tests give pack_2bit and
+  unpack_2bit a transposed, non-contiguous tensor, and the sandbox only hands over contiguous ones;
+- ``_input_after(name, x, *rest)`` calls ``name(x, *rest)`` and gives back ``x``: the hidden tests
+  check that every exercise leaves its input alone (sample_partial's pack_4bit shifts a view of
+  its input in place: its bytes are right, only this check sees the bug).
+
+An answer could redefine these helpers, but that only skips the check they make, which no score
+depends on; what the parent compares is still data. BLOCKED: all of lowbit_ref (the exercises
+re-implement ``uintx``; the setup's demo helpers are not needed by any solution cell).
+checks() maps each graded test cell to calls whose outputs must match lowbit_ref's exactly.
+"""
+
+import torch
+
+from lowbit_ref import uintx
+from lowbit_ref.packed import PackedTensor
+from verify import call, raises
+
+PRELUDE = '''import time
+import torch
+
+
+def _answer(name):
+    if name not in globals():
+        raise NameError(f"name {name!r} is not defined")
+    return globals()[name]
+
+
+def _on_transposed(name, x, *rest):
+    return _answer(name)(x.t(), *rest)
+
+
+def _input_after(name, x, *rest):
+    _answer(name)(x, *rest)
+    return x
+'''
+BLOCKED = ("lowbit_ref",)
+
+
+def u8(values):
+    return torch.tensor(values, dtype=torch.uint8)
+
+
+def checks():
+    g = torch.Generator().manual_seed(2025)
+
+    def rand(high, shape):
+        return torch.randint(0, high, shape, dtype=torch.uint8, generator=g)
+
+    def unpacked(p, bits, per_byte, order="lsb"):
+        shape = (*p.shape[:-1], per_byte * p.shape[-1])
+        return uintx.unpack(PackedTensor(p, bits, shape, p.dim() - 1, order=order))
+
+    # pack_2bit: the visible worked examples, then random shapes (empty ones too), a transposed input
+    pack2 = [
+        call("pack_2bit", u8(v), expect=u8(w))
+        for v, w in [
+            ([1, 0, 3, 2], [177]),
+            ([1, 0, 3, 2, 3, 3, 3, 3], [177, 255]),
+            ([[1, 0, 3, 2], [0, 0, 0, 3]], [[177], [192]]),
+            ([[[2, 2, 2, 2, 0, 1, 0, 0]]], [[[170, 4]]]),
+        ]
+    ]
+    pack2.append(raises("pack_2bit", torch.zeros(2, 6, dtype=torch.uint8)))
+    for shape in [(4,), (64,), (3, 12), (2, 3, 16), (1, 1, 1, 4), (0, 8), (5, 0)]:
+        x = rand(4, shape)
+        pack2 += [call("pack_2bit", x, expect=uintx.pack(x, 2).data), call("_input_after", "pack_2bit", x, expect=x)]
+    x = rand(4, (16, 6))
+    pack2.append(call("_on_transposed", "pack_2bit", x, expect=uintx.pack(x.t(), 2).data))
+
+    unpack2 = [
+        call("unpack_2bit", u8(p), expect=u8(w))
+        for p, w in [
+            ([177], [1, 0, 3, 2]),
+            ([177, 255], [1, 0, 3, 2, 3, 3, 3, 3]),
+            ([[177], [192]], [[1, 0, 3, 2], [0, 0, 0, 3]]),
+            ([[[170, 4]]], [[[2, 2, 2, 2, 0, 1, 0, 0]]]),
+        ]
+    ]
+    for shape in [(1,), (7,), (3, 5), (2, 3, 4), (0,), (4, 0)]:
+        p = rand(256, shape)
+        unpack2 += [call("unpack_2bit", p, expect=unpacked(p, 2, 4)), call("_input_after", "unpack_2bit", p, expect=p)]
+    p = rand(256, (5, 3))
+    unpack2.append(call("_on_transposed", "unpack_2bit", p, expect=unpacked(p.t(), 2, 4)))
+
+    four = []
+    for v, w in [([9, 4], [73]), ([9, 4, 15, 2], [73, 47]), ([[9, 4, 15, 2], [0, 0, 1, 1]], [[73, 47], [0, 17]])]:
+        four += [call("pack_4bit", u8(v), expect=u8(w)), call("unpack_4bit", u8(w), expect=u8(v))]
+    four.append(raises("pack_4bit", torch.zeros(3, dtype=torch.uint8)))
+    for shape in [(2,), (10,), (3, 8), (2, 2, 6), (0, 4), (3, 0)]:
+        x, p = rand(16, shape), rand(256, shape)
+        four += [
+            call("pack_4bit", x, expect=uintx.pack(x, 4).data),
+            call("_input_after", "pack_4bit", x, expect=x),
+            call("unpack_4bit", p, expect=unpacked(p, 4, 2)),
+            call("_input_after", "unpack_4bit", p, expect=p),
+        ]
+
+    any_bits = [
+        call("pack_bits", u8(v), bits, expect=u8(w))
+        for v, bits, w in [
+            ([7, 0, 0, 0, 0, 0, 0, 0], 3, [7, 0, 0]),
+            ([0, 0, 0, 1, 0, 0, 0, 0], 3, [0, 2, 0]),
+            ([0, 0, 7, 0, 0, 0, 0, 0], 3, [192, 1, 0]),
+            ([1, 0, 3, 2, 3, 3, 3, 3], 2, [177, 255]),
+            ([9, 4, 15, 2, 0, 0, 1, 1], 4, [73, 47, 0, 17]),
+            ([31, 0, 0, 0, 0, 0, 0, 1], 5, [31, 0, 0, 0, 8]),
+            ([1, 0, 1, 1, 0, 0, 0, 1], 1, [141]),
+        ]
+    ]
+    for bits in range(1, 9):
+        for n in (0, 8, 64, 8 * 37):
+            x = rand(2**bits, (n,))
+            any_bits += [
+                call("pack_bits", x, bits, expect=uintx.pack(x, bits).data),
+                call("_input_after", "pack_bits", x, bits, expect=x),
+            ]
+    full = torch.full((16,), 255, dtype=torch.uint8)  # every bit set, an int64's sign bit too
+    any_bits.append(call("pack_bits", full, 8, expect=full))
+
+    msb = [
+        call("pack_2bit_msb", u8(v), expect=u8(w))
+        for v, w in [([1, 0, 3, 2], [78]), ([[1, 0, 3, 2], [3, 0, 0, 0]], [[78], [192]]), ([1, 0, 3, 2, 0, 0, 0, 1], [78, 1])]
+    ]
+    msb.append(raises("pack_2bit_msb", torch.zeros(5, dtype=torch.uint8)))
+    for shape in [(4,), (40,), (3, 8), (2, 2, 12), (0, 4)]:
+        x = rand(4, shape)
+        msb += [
+            call("pack_2bit_msb", x, expect=uintx.pack(x, 2, order="msb").data),
+            call("_input_after", "pack_2bit_msb", x, expect=x),
+        ]
+
+    return {
+        "test_pack_2bit": pack2,
+        "test_unpack_2bit": unpack2,
+        "test_four_bit": four,
+        "test_pack_bits": any_bits,
+        "test_pack_2bit_msb": msb,
+    }

@@ -1,0 +1,155 @@
+"""Independent checks for lesson 03 (see grader/verify.py): run outside the student's kernel.
+
+PRELUDE is what the solution cells may assume (the lesson's setup, minus lowbit_ref: the setup's
+``reference_pack``/``reference_unpack`` wrap lowbit_ref and no solution cell needs them), plus
+helpers with names no answer uses (``_answer(name)`` looks an answer up, NameError if missing):
+
+- ``_as_tuple(name, *args)`` gives ``name(*args)`` with a list (or a namedtuple) made a tuple: the notebook's
+  ``close`` accepts ``[codes, scale]`` as well as ``(codes, scale)``, the parent's comparison does
+  not, and a list is not a wrong answer;
+- ``_codes_and_scale_ok(name, *args)`` gives ``(codes, ok, scale.dim())`` where ``ok`` says every
+  scale is a finite, positive tensor value: for an all-zero tensor (or group) the tests accept any
+  such scale, not one exact value, so the sandbox reports the property and the parent compares it.
+
+An answer could redefine these helpers, but that only skips the check they make; what the parent
+compares is still data. checks() maps each graded test cell to calls whose outputs must match
+lowbit_ref's (codes exactly; float scales and values to the tests' tolerance: ``close``'s
+rtol=1e-5 for quantize and quantize_groups, exact for dequantize, which the notebook tests with
+``same``).
+"""
+
+import torch
+
+from lowbit_ref import uintx
+from lowbit_ref.packed import PackedTensor
+from lowbit_ref.ternary import dequantize_ternary, pack_ternary, quantize_ternary
+from verify import call, raises
+
+PRELUDE = '''import math
+import torch
+
+
+def _answer(name):
+    if name not in globals():
+        raise NameError(f"name {name!r} is not defined")
+    return globals()[name]
+
+
+def _as_tuple(name, *args):
+    got = _answer(name)(*args)
+    return tuple(got) if isinstance(got, (tuple, list)) else got
+
+
+def _codes_and_scale_ok(name, *args):
+    codes, scale = _answer(name)(*args)
+    if not isinstance(scale, torch.Tensor):
+        return codes, False, None
+    return codes, bool(torch.isfinite(scale).all()) and bool((scale > 0).all()), scale.dim()
+'''
+BLOCKED = ("lowbit_ref",)
+RTOL = 1e-5  # lowbit_ref.course.close's default, which the quantize tests use
+
+
+def i8(values):
+    return torch.tensor(values, dtype=torch.int8)
+
+
+def u8(values):
+    return torch.tensor(values, dtype=torch.uint8)
+
+
+def f32(values):
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def quantized(name, *args, expect):
+    return call("_as_tuple", name, *args, expect=expect, rtol=RTOL)
+
+
+def unpack_reference(packed):
+    return uintx.unpack(PackedTensor(packed, 2, (4 * packed.numel(),), 0, scheme="ternary2", dtype=torch.int8))
+
+
+def checks():
+    g = torch.Generator().manual_seed(2026)
+
+    def randn(shape, dtype=torch.float32):
+        return torch.randn(shape, generator=g, dtype=dtype)
+
+    def codes(n):
+        return torch.randint(-1, 2, (n,), dtype=torch.int8, generator=g)
+
+    quantize = [
+        quantized("quantize", f32(w), expect=(i8(c), torch.tensor(s)))
+        for w, c, s in [
+            ([0.5, 3.5, 0.0, -1.0], [0, 1, 0, -1], 1.25),
+            ([0.5, 1.5, -1.0, 1.0], [0, 1, -1, 1], 1.0),  # 0.5 = scale / 2 exactly: it becomes 0
+            ([[2.0, -0.25], [0.25, -1.5]], [[1, 0], [0, -1]], 1.0),
+        ]
+    ]
+    quantize += [
+        call("_codes_and_scale_ok", "quantize", torch.zeros(2, 3), expect=(torch.zeros(2, 3, dtype=torch.int8), True, 0)),
+        raises("quantize", f32([1.0, float("nan")])),
+        raises("quantize", f32([[float("inf"), 0.0]])),
+        raises("quantize", f32([[0.5, -float("inf")], [0.0, 1.0]])),
+    ]
+    for shape in [(7,), (16, 33), (3, 5, 8)]:
+        for magnitude in (1e-9, 1e-6, 1.0, 1e6):  # the scale must follow w's size, however small
+            w = randn(shape) * magnitude
+            quantize.append(quantized("quantize", w, expect=quantize_ternary(w)))
+    w = randn((40, 24), torch.float64)
+    quantize.append(quantized("quantize", w, expect=quantize_ternary(w)))
+
+    dequantize = [
+        call("dequantize", i8([1, 0, -1, 1]), torch.tensor(2.5), expect=f32([2.5, 0.0, -2.5, 2.5])),
+        call("dequantize", i8([[0, 1], [-1, 0]]), torch.tensor(0.5, dtype=torch.float64),
+             expect=torch.tensor([[0.0, 0.5], [-0.5, 0.0]], dtype=torch.float64)),
+    ]
+    for shape in [(9,), (6, 10), (2, 3, 4)]:
+        for dtype in (torch.float32, torch.float64):
+            c = torch.randint(-1, 2, shape, dtype=torch.int8, generator=g)
+            scale = torch.rand((), dtype=dtype, generator=g) + 0.01
+            dequantize.append(call("dequantize", c, scale, expect=dequantize_ternary(c, scale)))
+
+    pack = [
+        call("pack_trits", i8([0, -1, 1, 0]), expect=u8([97])),
+        call("pack_trits", i8([1, 1, 1, 1, -1, -1, -1, -1, 0, 0, 0, 0]), expect=u8([170, 0, 85])),
+        raises("pack_trits", i8([1, 0, -1])),
+        raises("pack_trits", i8([0, 2, 0, 0])),
+        raises("pack_trits", i8([0, 0, 0, -2])),
+        raises("pack_trits", torch.zeros(2, 4, dtype=torch.int8)),
+    ]
+    unpack = [
+        call("unpack_trits", u8([97]), expect=i8([0, -1, 1, 0])),
+        call("unpack_trits", u8([170, 0, 85]), expect=i8([1, 1, 1, 1, -1, -1, -1, -1, 0, 0, 0, 0])),
+        raises("unpack_trits", u8([97, 0b00110000])),
+        *(raises("unpack_trits", u8([85, bad])) for bad in (255, 0b11, 0b1100, 0b11000000)),
+    ]
+    for n in (0, 4, 64, 1000):
+        c = codes(n)
+        packed = pack_ternary(c).data
+        pack.append(call("pack_trits", c, expect=packed))
+        unpack.append(call("unpack_trits", packed, expect=unpack_reference(packed)))
+
+    visible = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))  # the visible test's own tensor
+    groups = [
+        quantized("quantize_groups", f32([[2.0, -0.1, 0.1, 0.1]]), 2, expect=(i8([[1, 0, 1, 1]]), f32([[1.05, 0.1]]))),
+        quantized("quantize_groups", visible, 4, expect=quantize_ternary(visible, group_size=4)),
+        raises("quantize_groups", torch.ones(2, 4), 3),
+        raises("quantize_groups", f32([[1.0, float("nan"), 0.0, 0.0]]), 2),
+        raises("quantize_groups", torch.ones(4, 6), 4),
+    ]
+    for shape, size in [((12,), 4), ((2, 3, 8), 4), ((5, 6), 1), ((3, 10), 10), ((64, 256), 32)]:
+        w = randn(shape) * 0.05
+        groups.append(quantized("quantize_groups", w, size, expect=quantize_ternary(w, group_size=size)))
+    w = randn((3, 8))
+    w[1, 4:] = 0.0  # one all-zero group
+    groups.append(call("_codes_and_scale_ok", "quantize_groups", w, 4, expect=(quantize_ternary(w, group_size=4)[0], True, 2)))
+
+    return {
+        "test_quantize": quantize,
+        "test_dequantize": dequantize,
+        "test_pack_trits": pack,
+        "test_unpack_trits": unpack,
+        "test_quantize_groups": groups,
+    }
