@@ -1,0 +1,217 @@
+"""Independent checks for lesson 05 (see grader/verify.py): run outside the student's kernel.
+
+PRELUDE is what the solution cells may assume (the lesson's setup); BLOCKED are packages the
+answers may not import; checks() maps each graded test cell to the calls whose outputs must
+match lowbit_ref's exactly.
+
+Lesson 05's exercises are built on ``lowbit_ref.checkpoint`` (quantize_uint, save, load,
+dequantize): choosing and combining them is the exercise. So, unlike other lessons, its answers
+may use that module, and what would answer an exercise outright is taken away before they run:
+``checkpoint.bits_for_range`` (exercise 1), ``checkpoint.size_report`` (exercise 3), and the
+lesson's fallbacks in ``lowbit_ref.widgets`` and ``lowbit_ref.resnet`` (exercise 2). The sandbox
+does not see an editable install, so PRELUDE loads ``lowbit_ref`` by path, from where this
+process imported it.
+
+A network or a file cannot travel to the sandbox as data, so PRELUDE also defines small drivers
+(HARNESS): they rebuild a network from its layer sizes and a seed, write a file from its bytes,
+call the student's function and return tensors, strings and numbers. Here, where no student code
+runs, the same HARNESS describes lowbit_ref's own files to make the expected values.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from lowbit_ref import checkpoint
+from verify import call, raises
+
+PACKAGE = Path(checkpoint.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
+BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, then trimmed (see below)
+
+HARNESS = '''
+import json as _json
+
+
+def _grader_net(sizes, seed=0, batchnorm=False):
+    """Linear layers of `sizes` (ReLU between, BatchNorm1d before each ReLU with batchnorm), every
+    parameter drawn from a generator seeded with `seed`: the same network in both processes."""
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        if layers:
+            layers += [torch.nn.BatchNorm1d(a)] if batchnorm else []
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(a, b))
+    net = torch.nn.Sequential(*layers)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5)
+    return net
+
+
+def _grader_state(state):
+    """A loaded checkpoint as data: (its layout as JSON, its tensors), names sorted."""
+    layout, tensors = {}, []
+    for name in sorted(state):
+        v = state[name]
+        if isinstance(v, checkpoint.QuantizedTensor):
+            p = v.packed
+            layout[name] = [p.scheme, p.bits, list(p.shape), p.dim, p.order, str(p.dtype), v.group_size,
+                            v.scale is None, v.zero_point is None]
+            tensors += [p.data] + [t for t in (v.scale, v.zero_point) if t is not None]
+        else:
+            layout[name] = ["plain", list(v.shape), str(v.dtype)]
+            tensors.append(v)
+    return _json.dumps(layout, sort_keys=True), tuple(tensors)
+
+
+def _grader_file(folder, data):
+    path = os.path.join(folder, "model.safetensors")
+    with open(path, "wb") as f:
+        f.write(bytes(data.tolist()))
+    return path
+
+
+def _grader_save(sizes, seed, plan):
+    """save_mixed on a network, then what lowbit_ref reads back from the file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.safetensors")
+        save_mixed(_grader_net(sizes, seed), plan, path)
+        return _grader_state(checkpoint.load(path))
+
+
+def _grader_save_refused(sizes, plan, existing):
+    """save_mixed with a bad plan, or onto an existing file: what it raised and what is left."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.safetensors")
+        if existing:
+            with open(path, "wb") as f:
+                f.write(b"someone else's file")
+        try:
+            save_mixed(_grader_net(sizes), plan, path)
+            outcome = "no error"
+        except ValueError:
+            outcome = "ValueError"
+        if existing:
+            with open(path, "rb") as f:
+                return outcome + (", file kept" if f.read() == b"someone else's file" else ", file changed")
+        return outcome + (", a file written" if os.listdir(folder) else ", no file")
+
+
+def _grader_load(sizes, data):
+    """load_mixed of a file's bytes into a network of zeros: (it returned that network, its tensors)."""
+    net = _grader_net(sizes)
+    for p in net.parameters():
+        p.data.zero_()
+    with tempfile.TemporaryDirectory() as folder:
+        got = load_mixed(_grader_file(folder, data), net)
+    return got is net, tuple(net.state_dict().values())
+
+
+def _grader_ratio(sizes, batchnorm, data):
+    """compression_ratio of a file's bytes for a network of `sizes`."""
+    with tempfile.TemporaryDirectory() as folder:
+        return compression_ratio(_grader_file(folder, data), _grader_net(sizes, batchnorm=batchnorm))
+'''
+
+PRELUDE = f'''
+import copy
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+
+import torch
+from torch import nn
+
+_spec = importlib.util.spec_from_file_location(
+    "lowbit_ref", {str(PACKAGE / "__init__.py")!r}, submodule_search_locations=[{str(PACKAGE)!r}])
+sys.modules["lowbit_ref"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sys.modules["lowbit_ref"])
+from lowbit_ref import checkpoint, uintx
+
+# What would answer an exercise outright is not there while answers are checked.
+del checkpoint.bits_for_range, checkpoint.size_report
+for _name in ("widgets", "resnet", "loop", "course", "kernels", "bench"):
+    sys.modules["lowbit_ref." + _name] = None
+''' + HARNESS
+
+_HERE = {"checkpoint": checkpoint, "torch": torch, "os": os, "tempfile": tempfile}
+exec(compile(HARNESS, "<harness>", "exec"), _HERE)
+
+
+def _library_file(net, plan) -> torch.Tensor:
+    """The bytes of lowbit_ref's file of `net`: weights in `plan` at their width (or "ternary"),
+    one scale per output row; the rest as it is."""
+    state = {}
+    for name, t in net.state_dict().items():
+        if plan.get(name) == "ternary":
+            state[name] = checkpoint.quantize_trits(t, scheme="base3", group_size=t.shape[1])
+        elif name in plan:
+            state[name] = checkpoint.quantize_uint(t, plan[name], group_size=t.shape[1])
+        else:
+            state[name] = t
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "reference.safetensors")
+        checkpoint.save(path, state)
+        return torch.tensor(list(Path(path).read_bytes()), dtype=torch.uint8)
+
+
+def _from_bytes(data: torch.Tensor) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        return checkpoint.load(_HERE["_grader_file"](folder, data))
+
+
+def checks():
+    nets = {  # layer sizes -> a plan of widths
+        (64, 128, 64, 10): {"0.weight": 4, "2.weight": 2, "4.weight": 8},
+        (7, 5, 3): {"0.weight": 3, "2.weight": 1},
+        (9, 12): {"0.weight": 7},
+        (16, 8, 4): {"2.weight": 5},
+        (6, 2, 2): {},
+        (13, 11, 6): {"0.weight": 6, "2.weight": 8},
+    }
+    saves = []
+    for seed, (sizes, plan) in enumerate(nets.items()):
+        want = _HERE["_grader_state"](_from_bytes(_library_file(_HERE["_grader_net"](list(sizes), seed), plan)))
+        saves.append(call("_grader_save", list(sizes), seed, plan, expect=want))
+
+    loads = []
+    for seed, (sizes, plan) in enumerate([((64, 128, 64, 10), {"0.weight": 4, "2.weight": 4, "4.weight": 8}),
+                                          ((11, 6, 3), {"0.weight": 3, "2.weight": "ternary"}),
+                                          ((5, 9), {"0.weight": 1}),
+                                          ((8, 4, 2), {"2.weight": 2})]):
+        data = _library_file(_HERE["_grader_net"](list(sizes), seed), plan)
+        stored = _from_bytes(data)
+        want = tuple(checkpoint.dequantize(v) if isinstance(v, checkpoint.QuantizedTensor) else v for v in stored.values())
+        loads.append(call("_grader_load", list(sizes), data, expect=(True, want)))
+
+    ratios = []
+    for sizes, batchnorm, plan in [((64, 128, 64, 10), False, {"0.weight": 4, "2.weight": 4, "4.weight": 4}),
+                                   ((64, 128, 64, 10), False, {"0.weight": 2, "4.weight": 8}),
+                                   ((10, 6, 3), True, {"0.weight": 4, "3.weight": 4}),
+                                   ((20, 30, 5), True, {})]:
+        net = _HERE["_grader_net"](list(sizes), batchnorm=batchnorm)
+        data = _library_file(net, plan)
+        want = 4 * sum(p.numel() for p in net.parameters()) / data.numel()  # parameters, not running statistics
+        ratios.append(call("_grader_ratio", list(sizes), batchnorm, data, expect=want, rtol=1e-12))
+
+    return {
+        "test_bits_needed": [
+            *(call("bits_needed", m, expect=checkpoint.bits_for_range(m)) for m in range(256)),
+            *(raises("bits_needed", m) for m in (-1, 256, -300, 1000)),
+        ],
+        "test_save_mixed": [
+            *saves,
+            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 4}, True, expect="ValueError, file kept"),
+            call("_grader_save_refused", [64, 128, 64, 10], {"1.weight": 4}, False, expect="ValueError, no file"),
+            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 4, "5.weight": 2}, False,
+                 expect="ValueError, no file"),
+            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 9}, False, expect="ValueError, no file"),
+        ],
+        "test_load_mixed": loads,
+        "test_compression_ratio": ratios,
+    }

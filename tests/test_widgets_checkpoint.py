@@ -1,0 +1,155 @@
+"""lowbit_ref.widgets.checkpoint: the lesson's fallback save/load, its two plots and the width explorer."""
+
+import os
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from IPython.display import HTML
+from matplotlib.figure import Figure
+from torch import nn
+
+from lowbit_ref import LowbitError, checkpoint
+from lowbit_ref.widgets.checkpoint import (WIDTH_COLOURS, accuracy_size_plot, layer_sizes_plot, load_quantized,
+                                           plan_explorer, save_quantized)
+
+
+def small_net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def test_save_quantized_stores_each_named_weight_at_its_width_one_scale_per_row(tmp_path):
+    net = small_net()
+    path = tmp_path / "net.safetensors"
+    save_quantized(net, {"0.weight": 3, "2.weight": "ternary"}, path)
+    state = checkpoint.load(path)
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    w0 = net.state_dict()["0.weight"]
+    want = checkpoint.quantize_uint(w0, 3, group_size=12)
+    got = state["0.weight"]
+    assert got.packed.bits == 3 and got.group_size == 12 and got.scale.shape == (8, 1)
+    assert torch.equal(got.packed.data, want.packed.data) and torch.equal(got.scale, want.scale)
+    assert torch.equal(got.zero_point, want.zero_point)
+    trits = state["2.weight"]
+    assert trits.packed.scheme == "base3" and trits.zero_point is None and trits.group_size == 8
+    assert torch.equal(state["0.bias"], net.state_dict()["0.bias"])
+
+
+def test_load_quantized_fills_the_model_with_dequantized_weights(tmp_path):
+    net, other = small_net(0), small_net(1)
+    path = tmp_path / "net.safetensors"
+    save_quantized(net, {"0.weight": 8, "2.weight": 2}, path)
+    assert load_quantized(path, other) is other
+    stored = checkpoint.load(path)
+    assert torch.equal(other[0].weight.data, checkpoint.dequantize(stored["0.weight"]))
+    assert torch.equal(other[2].bias.data, net[2].bias.data)
+    assert (other[0].weight - net[0].weight).abs().max() < 0.01  # 8 bits: close to the original
+
+
+def test_save_quantized_refuses_bad_plans_and_existing_files(tmp_path):
+    net = small_net()
+    path = tmp_path / "mine.bin"
+    path.write_bytes(b"keep me")
+    with pytest.raises(LowbitError, match="already exists"):
+        save_quantized(net, {"0.weight": 4}, path)
+    assert path.read_bytes() == b"keep me"
+    with pytest.raises(LowbitError, match=r"bits_per_layer names \['1.weight'\], which the model does not have"):
+        save_quantized(net, {"1.weight": 4}, tmp_path / "a.safetensors")
+    with pytest.raises(LowbitError, match=r"bits_per_layer\['0.weight'\] must be one of .*got 9"):
+        save_quantized(net, {"0.weight": 9}, tmp_path / "b.safetensors")
+    with pytest.raises(LowbitError, match="bits_per_layer must be a dict"):
+        save_quantized(net, [4, 4], tmp_path / "c.safetensors")
+    assert sorted(os.listdir(tmp_path)) == ["mine.bin"]
+
+
+def test_layer_sizes_plot_draws_float32_outlines_stored_bars_and_the_header(tmp_path):
+    net = small_net()
+    path = tmp_path / "net.safetensors"
+    save_quantized(net, {"0.weight": 4, "2.weight": "ternary"}, path)
+    report = checkpoint.size_report(path)
+    before = plt.get_fignums()
+    fig = layer_sizes_plot(report)
+    assert isinstance(fig, Figure) and plt.get_fignums() == before  # closed: shown once, by display
+    (ax,) = fig.axes
+    widths = [round(p.get_width()) for p in ax.patches]
+    rows = report.rows
+    header = report.file_bytes - report.stored_bytes
+    # float32 outlines, then the stored bars, then the header
+    assert widths == [r.fp32_bytes for r in rows] + [r.stored_bytes for r in rows] + [header]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.weight", "0.bias", "2.weight", "2.bias", "header"]
+    stored = ax.patches[len(rows): 2 * len(rows)]
+    assert stored[0].get_facecolor() == plt.matplotlib.colors.to_rgba(WIDTH_COLOURS[4])
+    assert stored[2].get_facecolor() == plt.matplotlib.colors.to_rgba(WIDTH_COLOURS[1.6])  # base-3 trits
+    assert f"{report.compression:.2f}x smaller" in ax.get_title()
+    texts = [t.get_text() for t in ax.texts]
+    assert "4-bit: 88 B (float32 384 B)" in texts  # 8 rows x 6 bytes of codes + 8 x (4 + 1) for scales
+    assert f"names, layout, checksums: {header:,} B" in texts
+    with pytest.raises(LowbitError, match="report must be a SizeReport"):
+        layer_sizes_plot({"w": torch.zeros(2)})
+
+
+def test_layer_sizes_plot_of_a_state_dict_has_no_header_bar():
+    report = checkpoint.size_report({"w": checkpoint.quantize_uint(torch.ones(4, 8), 2, group_size=8)})
+    fig = layer_sizes_plot(report, title="just codes")
+    (ax,) = fig.axes
+    assert len(ax.patches) == 2 and ax.get_title() == "just codes"
+
+
+def test_accuracy_size_plot_places_every_plan_and_the_baseline():
+    results = [("8 bits", 21_458, 0.975), ("2 bits", 8_682, 0.9)]
+    before = plt.get_fignums()
+    fig = accuracy_size_plot(results, baseline=(70_552, 0.975))
+    assert plt.get_fignums() == before
+    (ax,) = fig.axes
+    points = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    assert points == [(70.552, 97.5), (21.458, 97.5), (8.682, 90.0)]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["float32: 70.6 kB, 97.5 %", "8 bits: 21.5 kB, 97.5 %", "2 bits: 8.7 kB, 90.0 %"]
+    assert ax.get_xscale() == "log" and ax.get_lines()[0].get_ydata()[0] == 97.5
+    with pytest.raises(LowbitError, match="results must be a non-empty list"):
+        accuracy_size_plot([], baseline=(1, 1.0))
+    with pytest.raises(LowbitError, match="baseline must be"):
+        accuracy_size_plot(results, baseline=(1,))
+
+
+def data(net, n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 12, generator=g)
+    with torch.no_grad():
+        return x, net(x).argmax(dim=1)  # labels the float model gets all right
+
+
+def test_plan_explorer_redraws_size_and_accuracy_for_each_width():
+    net = small_net()
+    x, y = data(net)
+    box = plan_explorer(net, x, y, plan={"0.weight": 8})
+    pickers, image, out = box.children[0].children, box.children[1], box.children[2]
+    assert [p.description for p in pickers] == ["0.weight", "2.weight"]
+    assert [p.value for p in pickers] == [8, 4]  # weights the plan leaves out start at 4 bits
+    assert "(float32: 100.0 %)" in out.value and image.value[:4] == b"\x89PNG"
+    first = out.value
+    pickers[1].value = "fp32"
+    assert out.value != first and "2.weight: fp32" in out.value
+    pickers[0].value = 1
+    assert "0.weight: 1" in out.value
+    assert list(net.state_dict()["0.weight"].shape) == [8, 12]  # the explorer works on copies
+
+
+def test_plan_explorer_is_static_while_nbgrader_executes(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    net = small_net()
+    x, y = data(net)
+    view = plan_explorer(net, x, y)
+    assert isinstance(view, HTML) and not isinstance(view, W.Widget)
+    assert "data:image/png;base64," in view.data and "0.weight: 4, 2.weight: 4" in view.data
+
+
+def test_plan_explorer_refuses_models_and_plans_it_cannot_show():
+    net = small_net()
+    x, y = data(net)
+    with pytest.raises(LowbitError, match="bits_per_layer names"):
+        plan_explorer(net, x, y, plan={"3.weight": 4})
+    with pytest.raises(LowbitError, match="at least one 2-D weight matrix"):
+        plan_explorer(nn.ReLU(), x, y)
