@@ -13,11 +13,12 @@ grading. This script runs its commands for every lesson, students in parallel, t
   not valid JSON, or missing), so every student gets an explanation;
 - never stops the batch because of one student, and never writes into grader/submitted/.
 
-Parallel autograde and the gradebook: each student is graded by its own `nbgrader autograde
---student` process with its own kernel. They share the SQLite gradebook, whose file lock
-serialises writers; each process writes only its own student's rows in short transactions, and
-the database URL sets a 60 s busy timeout so a writer waits instead of failing. A student whose
-process still fails is retried alone afterwards. SQLite locking needs a local disk: for a
+Parallel autograde and the gradebook: the students are split into `--jobs` shards, each graded
+by one `nbgrader autograde` process (one kernel per notebook, as always). The processes share
+the SQLite gradebook, whose file lock serialises writers; each writes only its own students' rows,
+in short transactions. A student whose shard still met a locked database is graded again alone
+afterwards. The independent checks run in parallel too, and their gradebook updates are
+written by this process alone. SQLite locking needs a local disk: for a
 gradebook on a network file system, or a very large class, point `c.CourseDirectory.db_url` at a
 PostgreSQL server.
 """
@@ -32,7 +33,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,35 +86,55 @@ def students_for(lesson: str) -> list[str]:
 
 
 def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float) -> None:
-    """Autograde each student, then check their answers independently; `jobs` students at a time."""
+    """Autograde the students in `jobs` parallel shards, then check each one's answers independently."""
     import verify
     from nbgrader.api import Gradebook
 
+    # One long-lived nbgrader process per shard: starting one per student costs more than it saves.
+    shards = [students[k::jobs] for k in range(min(jobs, len(students)))]
+
+    def autograde(shard: list[str]) -> list[str]:
+        others = ",".join(s for s in students if s not in shard)
+        nbgrader("autograde", lesson, "--force", f"--CourseDirectory.student_id_exclude={others}", check=False, quiet=True)
+        return shard
+
+    def done(student: str) -> bool:
+        return (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists()
+
+    print(f"$ nbgrader autograde {lesson}  ({len(students)} students in {len(shards)} parallel shards)", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(autograde, shards))
+    for student in students:  # a shard that met a busy gradebook: that student again, alone
+        if not done(student) and (SUBMITTED / student / lesson / f"{lesson}.ipynb").exists():
+            nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
+
     checks = verify.load_checks(ROOT, lesson)
-    owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
-    db_url = f"sqlite:///{GRADER / 'gradebook.db'}"
-    gradebook_lock = threading.Lock()  # this process's own writes, one at a time
-
-    def one(student: str) -> str:
-        autograded = GRADER / "autograded" / student / lesson / f"{lesson}.ipynb"
-        result = nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
-        if result.returncode != 0 and not autograded.exists() and "database is locked" in result.stdout + result.stderr:
-            with gradebook_lock:  # nobody else in this process writes meanwhile
-                nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
-        if checks is None or not autograded.exists():
-            return ""
-        verdicts = verify.verify_notebook(json.loads(autograded.read_text()), checks, time_limit)
-        with gradebook_lock, Gradebook(db_url) as gb:
-            zeroed = verify.apply_verdicts(gb, lesson, student, verdicts, owners)
-        return f"  {student}: independent check failed {', '.join(zeroed)}: points removed" if zeroed else ""
-
-    print(f"$ nbgrader autograde {lesson}  ({len(students)} students, {jobs} at a time)", flush=True)
     if checks is None:
         print(f"  (no grader/checks/{lesson}.py: independent check skipped)")
+        return
+    owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
+    graded = [s for s in students if done(s)]
+
+    def check(shard: list[str]) -> dict:
+        sandbox = verify.Sandbox(verify.blocked_of(checks))  # warm: torch is imported once per shard
+        try:
+            return {
+                s: verify.verify_notebook(json.loads((GRADER / "autograded" / s / lesson / f"{lesson}.ipynb").read_text()),
+                                          checks, time_limit, sandbox)
+                for s in shard
+            }
+        finally:
+            sandbox.close()
+
+    verdicts = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for line in pool.map(one, students):
-            if line:
-                print(line, flush=True)
+        for part in pool.map(check, [graded[k::jobs] for k in range(min(jobs, len(graded)))]):
+            verdicts.update(part)
+    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+        for student in graded:
+            zeroed = verify.apply_verdicts(gb, lesson, student, verdicts[student], owners)
+            if zeroed:
+                print(f"  {student}: independent check failed {', '.join(zeroed)}: points removed", flush=True)
 
 
 FAILED_PAGE = """<!DOCTYPE html>

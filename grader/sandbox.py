@@ -1,9 +1,14 @@
 """The untrusted half of the independent check: run a student's answers, report their outputs as data.
 
-Started by grader/verify.py as ``python -S -I sandbox.py JOB_DIR``: no site initialisation (so an
-editable install of lowbit_ref is invisible), no current directory or script directory on sys.path
-(so a file in the submission cannot shadow a module), and an import hook that refuses the
-modules the job lists (``lowbit_ref``: an exercise must not be answered by calling the reference).
+Started by grader/verify.py as ``python -S -I sandbox.py --serve SITE``: no site initialisation
+(so an editable install of lowbit_ref is invisible), no current directory or script directory on
+sys.path (so a file in the submission cannot shadow a module), only SITE (the environment's
+packages minus the blocked ones) added, and an import hook that refuses the modules the job
+lists (``lowbit_ref``: an exercise must not be answered by calling the reference).
+
+The server imports torch once, then forks one child per job directory read from stdin: every
+student's code runs in a fresh copy of that clean process and never in the server itself, which
+reports ``pid N`` when a child starts and ``done`` when it ends.
 
 It reads ``job.json`` and ``inputs.safetensors``, executes the prelude and the student's solution
 cells, calls what the job asks for, and writes ``results.json`` plus ``outputs.safetensors``.
@@ -38,7 +43,6 @@ def limited(seconds: float, run):
 def main(job_dir: str) -> None:
     with open(f"{job_dir}/job.json") as f:
         job = json.load(f)
-    sys.path[:0] = job["sys_path"]
     blocked = tuple(job["blocked"])
 
     class Refuse:
@@ -117,5 +121,29 @@ def main(job_dir: str) -> None:
         json.dump({"results": results, "cell_errors": cell_errors}, f)
 
 
+def serve(site: str) -> None:
+    import os
+
+    sys.path[:0] = [site]
+    import safetensors.torch  # noqa: F401  (imported once here, inherited by every child)
+    import torch
+
+    torch.set_num_threads(1)  # one student per core; also no thread pool alive across fork()
+    for line in sys.stdin:
+        job_dir = line.strip()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                main(job_dir)
+            except BaseException:  # noqa: BLE001 (the parent reads results.json, or its absence)
+                code = 1
+            finally:
+                os._exit(code)
+        print(f"pid {pid}", flush=True)
+        os.waitpid(pid, 0)
+        print("done", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    serve(sys.argv[2])

@@ -19,13 +19,17 @@ A lesson without a checks file is left as nbgrader graded it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,8 +125,42 @@ def _site_without_blocked(job_dir: Path, blocked) -> str:
     return str(site)
 
 
-def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list, time_limit: float) -> dict:
-    """Run the student's cells and calls in a fresh, restricted interpreter; return its report.
+class Sandbox:
+    """A warm sandbox server (grader/sandbox.py --serve): torch imported once, a fresh forked child
+    per job. One per worker thread; ``close()`` it when done."""
+
+    def __init__(self, blocked):
+        self.blocked = tuple(blocked)
+        self.home = tempfile.mkdtemp(prefix="lowbit-sandbox-")
+        site = _site_without_blocked(Path(self.home), self.blocked)
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-I", str(SANDBOX), "--serve", site], cwd=self.home,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+
+    def run(self, job_dir: str, budget: float) -> None:
+        """Run one job; kill its child if it outlives ``budget`` seconds."""
+        self.process.stdin.write(job_dir + "\n")
+        self.process.stdin.flush()
+        child = int(self.process.stdout.readline().split()[1])
+        deadline = time.monotonic() + budget
+        while not select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+            deadline = time.monotonic() + 60
+        self.process.stdout.readline()  # "done"
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, calls: list, time_limit: float) -> dict:
+    """Run the student's cells and calls in a fresh, restricted process; return its report.
 
     Each cell and call may run ``time_limit`` seconds. When one kills the process (``os._exit``,
     a signal) or hangs past the limit, the job runs again without it, so it costs only the tests
@@ -136,8 +174,7 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list
         with tempfile.TemporaryDirectory(prefix="lowbit-verify-") as job_dir:
             tensors: dict = {}
             job = {
-                "sys_path": [_site_without_blocked(Path(job_dir), blocked)],
-                "blocked": list(blocked),
+                "blocked": list(sandbox.blocked),
                 "prelude": prelude,
                 "cells": cells,
                 "time_limit": time_limit,
@@ -150,20 +187,11 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, blocked, calls: list
             }
             save_file(tensors, f"{job_dir}/inputs.safetensors")
             Path(job_dir, "job.json").write_text(json.dumps(job))
-            process = subprocess.Popen(
-                [sys.executable, "-S", "-I", str(SANDBOX), job_dir],
-                cwd=job_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-            budget = time_limit * (len(cells) + len(calls) + 2) + 30  # backstop for a limit the code disarmed
-            try:
-                process.wait(timeout=budget)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            # backstop for a time limit the student's code disarmed
+            sandbox.run(job_dir, time_limit * (len(cells) + len(calls) + 2) + 30)
             try:
                 report = json.loads(Path(job_dir, "results.json").read_text())
                 report["outputs"] = load_file(f"{job_dir}/outputs.safetensors")
-                report["skipped_cells"] = [cells[i][0] for i in skip_cells]
                 return report
             except (OSError, ValueError):
                 progress = Path(job_dir, "progress")
@@ -251,12 +279,28 @@ def judge(check, result: dict, outputs) -> str | None:
     return f"{_describe(check)}: expected {_short(want)}, got {_short(got)}{where}"
 
 
-def verify_notebook(notebook: dict, checks_module, time_limit: float = 60) -> dict[str, str | None]:
-    """Test cell id -> None (passed) or the reason it failed, for one submitted notebook."""
+def blocked_of(checks_module) -> tuple:
+    return tuple(getattr(checks_module, "BLOCKED", ("lowbit_ref",)))
+
+
+def verify_notebook(notebook: dict, checks_module, time_limit: float = 60, sandbox: Sandbox | None = None) -> dict[str, str | None]:
+    """Test cell id -> None (passed) or the reason it failed, for one submitted notebook.
+
+    Pass a ``Sandbox`` to reuse a warm one (its blocked list must be the checks module's)."""
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(blocked_of(checks_module))
+    try:
+        return _verify(notebook, checks_module, time_limit, sandbox)
+    finally:
+        if own:
+            sandbox.close()
+
+
+def _verify(notebook: dict, checks_module, time_limit: float, sandbox: Sandbox) -> dict[str, str | None]:
     plan = checks_module.checks()
     cells = [(nbgrader_meta(c)["grade_id"], cell_source(c)) for c in notebook["cells"] if c["cell_type"] == "code" and nbgrader_meta(c).get("solution")]
     flat = [(test_id, check) for test_id, test_checks in plan.items() for check in test_checks]
-    report = run_sandbox(cells, checks_module.PRELUDE, getattr(checks_module, "BLOCKED", ("lowbit_ref",)), [c for _, c in flat], time_limit)
+    report = run_sandbox(cells, checks_module.PRELUDE, sandbox, [c for _, c in flat], time_limit)
     verdicts: dict[str, str | None] = {test_id: None for test_id in plan}
     for index, (test_id, check) in enumerate(flat):
         if verdicts[test_id] is not None:
