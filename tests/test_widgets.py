@@ -133,3 +133,25 @@ def test_report_shows_each_part_of_a_tuple():
     text = report("quantize(w)", (codes, scale), (codes, None))
     assert "expected: (tensor([1, 0], dtype=torch.int8, shape=(2,)), tensor(0.5, dtype=torch.float32, shape=()))" in text
     assert "got:      (tensor([1, 0], dtype=torch.int8, shape=(2,)), NoneType: None)" in text
+
+
+def test_prefer_sees_a_stub_behind_a_wrapping_error(capsys):
+    """Triton's interpreter raises InterpreterError from the kernel's NotImplementedError."""
+
+    class InterpreterError(RuntimeError):
+        pass
+
+    def kernel_stub(x, bits):
+        try:
+            raise NotImplementedError()
+        except NotImplementedError as error:
+            raise InterpreterError(repr(error)) from error
+
+    def broken(x, bits):
+        raise InterpreterError("IndexError()")
+
+    x = torch.tensor([1, 0, 3, 2], dtype=torch.uint8)
+    assert prefer(kernel_stub, pack_weights, x, 2) is pack_weights
+    assert capsys.readouterr().out.strip().endswith("it is not written yet.")
+    assert prefer(broken, pack_weights, x, 2) is pack_weights
+    assert "it raised InterpreterError: IndexError()" in capsys.readouterr().out

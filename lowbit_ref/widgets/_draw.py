@@ -17,6 +17,8 @@ _CSS = """
 .lowbit-bits { border-collapse: collapse; font-family: monospace; margin: 4px 0; }
 .lowbit-bits td { border: 1px solid #888; width: 2.2em; height: 1.8em; text-align: center; color: #000; }
 .lowbit-bits th { font-weight: normal; font-size: 80%; color: #555; padding: 0 6px; text-align: right; }
+/* the byte's value and the row's note read on from the bits, so they start at the left */
+.lowbit-bits th.lowbit-after { text-align: left; }
 .lowbit-note { font-size: 90%; color: #333; }
 </style>
 """
@@ -39,7 +41,10 @@ def bit_row(byte: int, owners: list[int | None], label: str, note: str = "") -> 
         owner = owners[position]
         title = f"bit {position}" + ("" if owner is None else f", from value {owner}")
         cells.append(f'<td style="background:{_colour(owner)}" title="{title}">{(byte >> position) & 1}</td>')
-    return f"<tr><th>{html.escape(label)}</th>{''.join(cells)}<th>= {byte}</th><th>{html.escape(note)}</th></tr>"
+    return (
+        f"<tr><th>{html.escape(label)}</th>{''.join(cells)}"
+        f"<th class='lowbit-after'>= {byte}</th><th class='lowbit-after'>{html.escape(note)}</th></tr>"
+    )
 
 
 def table(rows: list[str]) -> str:

@@ -163,6 +163,7 @@ def group_size_plot(results) -> Figure:
         if label == "tensor" or last is None or b - last >= 0.1:
             right.annotate(label, (b, e), textcoords="offset points", xytext=(4, 4), fontsize=8)
             last = b if label != "tensor" else last
+    right.margins(x=0.08, y=0.12)  # room for the labels of the outermost points inside the axes
     right.set_xlabel("bits per weight (2-bit code + fp16 scale share)")
     right.set_ylabel("relative error")
     right.set_title("...at a price in storage")
