@@ -5,12 +5,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
-EXTRAS ?= course,test
-comma := ,
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# Optional extra package index for torch, e.g. https://download.pytorch.org/whl/cpu (the CPU build).
+TORCH_INDEX ?=
 # nbgrader runs alembic in a subprocess, so the environment's bin/ goes first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
+
+# $(call install,EXTRAS): create the environment if needed and install this package with EXTRAS.
+define install
+	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e ".[$(1)]"
+	touch $@
+endef
 
 .PHONY: lab test grade samples lessons clean-grades clean help
 
@@ -22,15 +30,17 @@ help:
 	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
 	@echo "make clean-grades  remove nbgrader's runtime folders under grader/"
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
-	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
-	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[$(EXTRAS)]"
-	@rm -f $(VENV)/.installed-*
-	touch $@
+# Students get the course; tests, grading and contributors get the test tools too.
+$(VENV)/.installed-course: pyproject.toml $(CONSTRAINTS)
+	$(call install,course)
 
-lab: $(STAMP)
+$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS)
+	$(call install,course$(comma)test)
+
+comma := ,
+STAMP := $(VENV)/.installed-test
+
+lab: $(VENV)/.installed-course
 	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --allow-root
 
 test: $(STAMP)
