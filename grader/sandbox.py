@@ -19,6 +19,7 @@ process, which no student code ever ran in. Whatever this process writes is only
 """
 
 import json
+import linecache
 import signal
 import sys
 import traceback
@@ -92,8 +93,11 @@ def main(job_dir: str) -> None:
         if index - 1 in job["skip_cells"]:
             continue
         mark("cell", index - 1)
+        filename = f"<cell {gid}>"
+        # inspect.getsource reads a cell from here, as in IPython: @triton.jit needs a kernel's source.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         try:
-            limited(limit, lambda: exec(compile(source, f"<cell {gid}>", "exec"), namespace))
+            limited(limit, lambda: exec(compile(source, filename, "exec"), namespace))
         except BaseException as error:  # noqa: BLE001 (a student's cell may raise anything, SystemExit too)
             cell_errors[gid] = f"{type(error).__name__}: {error}"
 

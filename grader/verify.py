@@ -324,8 +324,8 @@ def apply_verdicts(gradebook, lesson: str, student: str, verdicts: dict, owners:
             grade.auto_score = 0
             notes.setdefault(owners.get(test_id), []).append(
                 f"**{test_id}: 0 points.** The tests passed inside your notebook, but the independent "
-                f"check, which runs your answer on its own in a fresh Python process without lowbit_ref, "
-                f"found: {reason}."
+                f"check, which runs your answers on their own in a fresh Python process (without the "
+                f"notebook's test helpers, and without the reference answer to this exercise), found: {reason}."
             )
     for solution_id, lines in notes.items():
         if solution_id:

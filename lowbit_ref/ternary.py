@@ -13,6 +13,7 @@ The codes cost 2 bits each when stored as ``trit + 1`` in the 2-bit layout of ``
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -43,6 +44,17 @@ def check_trits(trits, *, name: str = "trits") -> torch.Tensor:
     >>> check_trits(torch.tensor([1, 0, -1]))
     tensor([ 1,  0, -1])
     """
+    _check_trit_dtype(trits, name)
+    if trits.numel():
+        lo, hi = torch.aminmax(trits)
+        if (lo < -1) | (hi > 1):
+            index, value = _first_bad((trits < -1) | (trits > 1), trits)
+            raise LowbitError(f"{name} must be -1, 0 or 1, got {value} at index {index}")
+    return trits
+
+
+def _check_trit_dtype(trits, name: str = "trits") -> None:
+    """The type half of ``check_trits``: packers that check values chunk by chunk call this first."""
     if not isinstance(trits, torch.Tensor):
         raise LowbitError(f"{name} must be a torch.Tensor of -1, 0, 1, got {type(trits).__name__}")
     if trits.dtype not in TRIT_DTYPES:
@@ -50,12 +62,6 @@ def check_trits(trits, *, name: str = "trits") -> torch.Tensor:
         raise LowbitError(
             f"{name} must have a signed integer dtype (int8, int16, int32 or int64), got {trits.dtype}{hint}"
         )
-    if trits.numel():
-        lo, hi = torch.aminmax(trits)
-        if (lo < -1) | (hi > 1):
-            index, value = _first_bad((trits < -1) | (trits > 1), trits)
-            raise LowbitError(f"{name} must be -1, 0 or 1, got {value} at index {index}")
-    return trits
 
 
 def _check_group_size(group_size, shape: torch.Size, name: str) -> int | None:
@@ -174,7 +180,7 @@ def dequantize_ternary(codes: torch.Tensor, scale: torch.Tensor, *, group_size: 
     return (c.to(scale.dtype) * scale.unsqueeze(-1)).reshape(codes.shape)
 
 
-def pack_ternary(trits: torch.Tensor, *, dim: int = -1) -> PackedTensor:
+def pack_ternary(trits: torch.Tensor, *, dim: int = -1, out: torch.Tensor | None = None) -> PackedTensor:
     """Pack trits in 2 bits each, stored as ``trit + 1``: scheme "ternary2", 4 trits per byte.
 
     The 2-bit fields are exactly those of ``lowbit_ref.uintx.pack(trits + 1, 2)``, LSB-first
@@ -191,6 +197,9 @@ def pack_ternary(trits: torch.Tensor, *, dim: int = -1) -> PackedTensor:
     Args:
         trits: signed integer tensor (int8, int16, int32 or int64) of -1, 0, 1, any shape.
         dim: the dimension to pack along.
+        out: optional contiguous uint8 tensor of the packed shape, sharing no memory with
+            ``trits``; it receives the bytes and becomes the result's ``data`` (if packing
+            raises, it may hold part of a result).
 
     Returns:
         ``PackedTensor(scheme="ternary2", bits=2, dtype=trits.dtype)``.
@@ -199,12 +208,26 @@ def pack_ternary(trits: torch.Tensor, *, dim: int = -1) -> PackedTensor:
     >>> p.data, unpack_ternary2(p)
     (tensor([97], dtype=torch.uint8), tensor([ 0, -1,  1,  0], dtype=torch.int8))
     """
-    from .uintx import pack_bits  # uintx imports this module to unpack "ternary2": import late
+    from .uintx import _LITTLE_ENDIAN, _pack_words, check_out, pack_bits  # uintx imports this module: import late
 
-    check_trits(trits)
+    _check_trit_dtype(trits)
     d = _check_dim(dim, trits.shape, "pack_ternary")
-    digits = (trits.to(torch.int8) + 1).view(torch.uint8)  # 0, 1, 2
-    data = pack_bits(digits, 2, d, "lsb")
+    shape = list(trits.shape) or [1]
+    n, inner = shape[d], math.prod(shape[d + 1 :])
+    shape[d] = -(-n // 4)
+    if out is not None:
+        check_out(out, shape, torch.uint8, trits.device, trits, "trits")
+    whole_bytes = inner == 1 and n % 4 == 0 and trits.numel() > 0  # packed dim innermost, no padding
+    if trits.dtype == torch.int8 and whole_bytes and trits.is_contiguous() and _LITTLE_ENDIAN:
+        # The common case, in one pass: trit + 1 added chunk by chunk in uint8 arithmetic (-1
+        # reads as 255 and wraps to 0), so a digit above 2 is a byte that was not a trit.
+        data = out if out is not None else torch.empty(shape, dtype=torch.uint8, device=trits.device)
+        if _pack_words(trits.view(torch.uint8).view(-1, 4), 2, "lsb", data.view(-1, 1), top=2, offset=1) is None:
+            check_trits(trits)  # raises, naming the first value that is not a trit
+    else:
+        check_trits(trits)
+        digits = (trits.to(torch.int8) + 1).view(torch.uint8)  # 0, 1, 2
+        data = pack_bits(digits, 2, d, "lsb", out=out)
     return PackedTensor(data, 2, trits.shape, d, "lsb", "ternary2", trits.dtype)
 
 
@@ -229,28 +252,35 @@ def _check_packed(packed, scheme: str, caller: str) -> None:
         )
 
 
-def unpack_ternary2(packed: PackedTensor) -> torch.Tensor:
+def unpack_ternary2(packed: PackedTensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """The trits of a "ternary2" ``PackedTensor``: its original tensor, shape, dtype and device.
 
     A field holding 3 cannot come from ``pack_ternary``; such bytes raise ``LowbitError`` rather
-    than decode to a trit 2 (the check is one pass over the packed bytes).
+    than decode to a trit 2 (checked chunk by chunk as the bytes are decoded). ``out``, if given,
+    receives the trits and is returned: a contiguous tensor of ``packed.shape`` and
+    ``packed.dtype``, sharing no memory with ``packed.data``.
 
     >>> unpack_ternary2(pack_ternary(torch.tensor([[1, -1], [0, 1]]), dim=0))
     tensor([[ 1, -1],
             [ 0,  1]])
     """
-    from .uintx import unpack_bits
+    from .uintx import _unpack_bits, check_out
 
     _check_packed(packed, "ternary2", "unpack_ternary2")
     data = packed.data
-    # A field is 3 when both of its bits are set; fields start at even bits in both orders.
-    bad = data & (data >> 1) & 0b01010101
-    if bad.any():
+    n = (list(packed.shape) or [1])[packed.dim]
+    rows = None
+    if out is not None:
+        check_out(out, packed.shape, packed.dtype, packed.device, data, "packed.data")
+        rows = out.view(data.shape[: packed.dim] + (n,) + data.shape[packed.dim + 1 :])  # 0-d: (1,)
+    # Fields decode straight to field - 1; a decoded 2 is a field 3.
+    trits = _unpack_bits(data, 2, n, packed.dim, packed.order, packed.dtype, rows, offset=1)
+    if trits is None:
+        # A field is 3 when both of its bits are set; fields start at even bits in both orders.
+        bad = data & (data >> 1) & 0b01010101
         index, byte = _first_bad(bad != 0, data)
         raise LowbitError(
             f"unpack_ternary2: packed byte {byte} at index {index} holds the field "
             "0b11, which no trit packs to (fields are trit + 1: 0, 1 or 2)"
         )
-    n = (list(packed.shape) or [1])[packed.dim]
-    digits = unpack_bits(data, 2, n, packed.dim, packed.order)  # 0, 1, 2
-    return (digits.view(torch.int8) - 1).reshape(packed.shape).to(packed.dtype)
+    return out if out is not None else trits.reshape(packed.shape)
