@@ -29,7 +29,10 @@ from .uintx import pack, unpack
 
 # The checkpoint names load on first use, so `python -m lowbit_ref.checkpoint` does not find its
 # own module already imported (runpy warns about that).
-_CHECKPOINT = ("QuantizedTensor", "quantize_uint", "quantize_trits", "dequantize", "bits_for_range", "save", "load", "size_report")
+_CHECKPOINT = (
+    "QuantizedTensor", "quantize_uint", "quantize_trits", "dequantize", "bits_for_range", "save", "load", "size_report",
+    "save_model", "load_model", "MODEL_WIDTHS",
+)
 
 
 def __getattr__(name):

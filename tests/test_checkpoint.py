@@ -20,9 +20,11 @@ from lowbit_ref.checkpoint import (
     bits_for_range,
     dequantize,
     load,
+    load_model,
     quantize_trits,
     quantize_uint,
     save,
+    save_model,
     size_report,
 )
 from lowbit_ref.ternary import dequantize_ternary, quantize_ternary
@@ -681,3 +683,103 @@ def test_bitpack_rows_small_scale(tmp_path):
     assert abs(saved_bytes - low * 3 // 4) < 64  # the headers differ only in offsets' digits
     text = resnet.format_table(rows)
     assert "7.4x" in text and "3.3x" in text and "fp32 -> mixed 4/8-bit" in text
+
+
+# ---------------------------------------------------------------- whole models: save_model, load_model
+
+
+def small_net(seed=0, device="cpu"):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).to(device)
+
+
+def test_save_model_stores_each_named_weight_at_its_width_one_scale_per_row(tmp_path, device):
+    net = small_net(device=device)
+    path = tmp_path / "net.safetensors"
+    save_model(net, {"0.weight": 3, "2.weight": "ternary"}, path)
+    state = load(path, device=device)
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    w0 = net.state_dict()["0.weight"]
+    want = quantize_uint(w0, 3, group_size=12)
+    got = state["0.weight"]
+    assert got.packed.bits == 3 and got.group_size == 12 and got.scale.shape == (8, 1)
+    assert torch.equal(got.packed.data, want.packed.data) and torch.equal(got.scale, want.scale)
+    assert torch.equal(got.zero_point, want.zero_point)
+    trits = state["2.weight"]
+    want = quantize_trits(net.state_dict()["2.weight"], scheme="base3", group_size=8)
+    assert trits.packed.scheme == "base3" and trits.zero_point is None and trits.group_size == 8
+    assert torch.equal(trits.packed.data, want.packed.data) and torch.equal(trits.scale, want.scale)
+    assert torch.equal(state["0.bias"], net.state_dict()["0.bias"])
+
+
+def test_save_model_fp32_and_names_left_out_are_stored_as_they_are(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    path = tmp_path / "bn.safetensors"
+    save_model(net, {"0.weight": "fp32", "2.weight": 5}, path)
+    state = load(path)
+    assert list(state) == list(net.state_dict())
+    for name, t in net.state_dict().items():
+        if name != "2.weight":
+            assert not isinstance(state[name], QuantizedTensor) and torch.equal(state[name], t), name
+    assert state["2.weight"].packed.bits == 5
+    assert state["1.num_batches_tracked"].dtype == torch.int64  # a 0-d int buffer travels untouched
+
+
+def test_load_model_fills_the_model_with_dequantized_weights(tmp_path, device):
+    net, other = small_net(0, device), small_net(1, device)
+    path = tmp_path / "net.safetensors"
+    save_model(net, {"0.weight": 8, "2.weight": 2}, path)
+    assert load_model(path, other) is other
+    stored = load(path, device=device)
+    assert other[0].weight.device.type == torch.device(device).type
+    assert torch.equal(other[0].weight.data, dequantize(stored["0.weight"]))
+    assert torch.equal(other[2].weight.data, dequantize(stored["2.weight"]))
+    assert torch.equal(other[2].bias.data, net[2].bias.data)
+    assert (other[0].weight - net[0].weight).abs().max() < 0.01  # 8 bits: close to the original
+
+
+def test_save_model_overwrite_replaces_only_when_asked(tmp_path):
+    net = small_net()
+    path = tmp_path / "net.safetensors"
+    path.write_bytes(b"keep me")
+    with pytest.raises(LowbitError, match="already exists; pass overwrite=True"):
+        save_model(net, {"0.weight": 4}, path)
+    assert path.read_bytes() == b"keep me"
+    save_model(net, {"0.weight": 4}, path, overwrite=True)
+    assert load(path)["0.weight"].packed.bits == 4
+    with pytest.raises(LowbitError, match="overwrite must be True or False, got 'yes'"):
+        save_model(net, {"0.weight": 4}, path, overwrite="yes")
+
+
+@pytest.mark.parametrize("model, plan, message", [
+    (small_net(), {"1.weight": 4}, r"bits_per_layer names \['1.weight'\], which the model does not have; its entries"),
+    (small_net(), {"0.weight": 4, "5.weight": 2}, r"bits_per_layer names \['5.weight'\]"),
+    (small_net(), {"0.weight": 9}, r"bits_per_layer\['0.weight'\] must be one of \(8, 7, .*'fp32'\), got 9"),
+    (small_net(), {"0.weight": 0}, r"bits_per_layer\['0.weight'\] must be one of .*got 0"),
+    (small_net(), {"0.weight": True}, r"bits_per_layer\['0.weight'\] must be one of .*got True"),
+    (small_net(), {"0.weight": 4.0}, r"bits_per_layer\['0.weight'\] must be one of .*got 4.0"),
+    (small_net(), {"0.weight": "int4"}, r"bits_per_layer\['0.weight'\] must be one of .*got 'int4'"),
+    (small_net(), [4, 4], r"bits_per_layer must be a dict of weight names to widths, got \[4, 4\]"),
+    (torch.nn.BatchNorm1d(3), {"num_batches_tracked": 4},
+     r"bits_per_layer\['num_batches_tracked'\] = 4 needs a floating-point tensor .* torch.int64 of shape \(\)"),
+    ({"0.weight": torch.zeros(2, 2)}, {}, "model must be a torch.nn.Module, got dict"),
+])
+def test_save_model_refuses_bad_input_before_writing(tmp_path, model, plan, message):
+    with pytest.raises(LowbitError, match=message):
+        save_model(model, plan, tmp_path / "x.safetensors")
+    assert os.listdir(tmp_path) == []
+
+
+def test_load_model_refuses_a_model_the_file_does_not_fit(tmp_path):
+    path = tmp_path / "net.safetensors"
+    save_model(small_net(), {"0.weight": 4}, path)
+    wider = torch.nn.Sequential(torch.nn.Linear(12, 9), torch.nn.ReLU(), torch.nn.Linear(9, 3))
+    with pytest.raises(LowbitError, match=r"model must have the entries and shapes of the checkpoint .*net.safetensors"):
+        load_model(path, wider)
+    with pytest.raises(LowbitError, match="model must have the entries and shapes .*Missing key"):
+        load_model(path, torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3),
+                                             torch.nn.Linear(3, 3)))
+    with pytest.raises(LowbitError, match="model must be a torch.nn.Module, got str"):
+        load_model(path, "net")
+    with pytest.raises(LowbitError, match="checkpoint file not found"):
+        load_model(tmp_path / "missing.safetensors", small_net())

@@ -1,6 +1,5 @@
-"""lowbit_ref.widgets.checkpoint: the lesson's fallback save/load, its two plots and the width explorer."""
-
-import os
+"""lowbit_ref.widgets.checkpoint: lesson 05's two plots and the width explorer (save_model and load_model,
+which the explorer calls, are tested in test_checkpoint.py)."""
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -11,8 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lowbit_ref import LowbitError, checkpoint
-from lowbit_ref.widgets.checkpoint import (WIDTH_COLOURS, accuracy_size_plot, layer_sizes_plot, load_quantized,
-                                           plan_explorer, save_quantized)
+from lowbit_ref.widgets.checkpoint import WIDTH_COLOURS, WIDTHS, accuracy_size_plot, layer_sizes_plot, plan_explorer
 
 
 def small_net(seed=0):
@@ -20,54 +18,10 @@ def small_net(seed=0):
     return nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
 
 
-def test_save_quantized_stores_each_named_weight_at_its_width_one_scale_per_row(tmp_path):
-    net = small_net()
-    path = tmp_path / "net.safetensors"
-    save_quantized(net, {"0.weight": 3, "2.weight": "ternary"}, path)
-    state = checkpoint.load(path)
-    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
-    w0 = net.state_dict()["0.weight"]
-    want = checkpoint.quantize_uint(w0, 3, group_size=12)
-    got = state["0.weight"]
-    assert got.packed.bits == 3 and got.group_size == 12 and got.scale.shape == (8, 1)
-    assert torch.equal(got.packed.data, want.packed.data) and torch.equal(got.scale, want.scale)
-    assert torch.equal(got.zero_point, want.zero_point)
-    trits = state["2.weight"]
-    assert trits.packed.scheme == "base3" and trits.zero_point is None and trits.group_size == 8
-    assert torch.equal(state["0.bias"], net.state_dict()["0.bias"])
-
-
-def test_load_quantized_fills_the_model_with_dequantized_weights(tmp_path):
-    net, other = small_net(0), small_net(1)
-    path = tmp_path / "net.safetensors"
-    save_quantized(net, {"0.weight": 8, "2.weight": 2}, path)
-    assert load_quantized(path, other) is other
-    stored = checkpoint.load(path)
-    assert torch.equal(other[0].weight.data, checkpoint.dequantize(stored["0.weight"]))
-    assert torch.equal(other[2].bias.data, net[2].bias.data)
-    assert (other[0].weight - net[0].weight).abs().max() < 0.01  # 8 bits: close to the original
-
-
-def test_save_quantized_refuses_bad_plans_and_existing_files(tmp_path):
-    net = small_net()
-    path = tmp_path / "mine.bin"
-    path.write_bytes(b"keep me")
-    with pytest.raises(LowbitError, match="already exists"):
-        save_quantized(net, {"0.weight": 4}, path)
-    assert path.read_bytes() == b"keep me"
-    with pytest.raises(LowbitError, match=r"bits_per_layer names \['1.weight'\], which the model does not have"):
-        save_quantized(net, {"1.weight": 4}, tmp_path / "a.safetensors")
-    with pytest.raises(LowbitError, match=r"bits_per_layer\['0.weight'\] must be one of .*got 9"):
-        save_quantized(net, {"0.weight": 9}, tmp_path / "b.safetensors")
-    with pytest.raises(LowbitError, match="bits_per_layer must be a dict"):
-        save_quantized(net, [4, 4], tmp_path / "c.safetensors")
-    assert sorted(os.listdir(tmp_path)) == ["mine.bin"]
-
-
 def test_layer_sizes_plot_draws_float32_outlines_stored_bars_and_the_header(tmp_path):
     net = small_net()
     path = tmp_path / "net.safetensors"
-    save_quantized(net, {"0.weight": 4, "2.weight": "ternary"}, path)
+    checkpoint.save_model(net, {"0.weight": 4, "2.weight": "ternary"}, path)
     report = checkpoint.size_report(path)
     before = plt.get_fignums()
     fig = layer_sizes_plot(report)
@@ -151,5 +105,13 @@ def test_plan_explorer_refuses_models_and_plans_it_cannot_show():
     x, y = data(net)
     with pytest.raises(LowbitError, match="bits_per_layer names"):
         plan_explorer(net, x, y, plan={"3.weight": 4})
+    with pytest.raises(LowbitError, match=r"bits_per_layer\['0.weight'\] must be one of"):
+        plan_explorer(net, x, y, plan={"0.weight": 9})
+    with pytest.raises(LowbitError, match="plan must be a dict"):
+        plan_explorer(net, x, y, plan=[4, 4])
     with pytest.raises(LowbitError, match="at least one 2-D weight matrix"):
         plan_explorer(nn.ReLU(), x, y)
+
+
+def test_explorer_offers_the_widths_save_model_takes():
+    assert WIDTHS == checkpoint.MODEL_WIDTHS

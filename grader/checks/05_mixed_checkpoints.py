@@ -7,8 +7,9 @@ match lowbit_ref's exactly.
 Lesson 05's exercises are built on ``lowbit_ref.checkpoint`` (quantize_uint, save, load,
 dequantize): choosing and combining them is the exercise. So, unlike other lessons, its answers
 may use that module, and what would answer an exercise outright is taken away before they run:
-``checkpoint.bits_for_range`` (exercise 1), ``checkpoint.size_report`` (exercise 3), and the
-lesson's fallbacks in ``lowbit_ref.widgets`` and ``lowbit_ref.resnet`` (exercise 2). The sandbox
+``checkpoint.bits_for_range`` (exercise 1), ``checkpoint.save_model`` and ``checkpoint.load_model``
+(exercise 2: the lesson's fallbacks for save_mixed and load_mixed), ``checkpoint.size_report``
+(exercise 3), and ``lowbit_ref.widgets`` and ``lowbit_ref.resnet``. The sandbox
 does not see an editable install, so PRELUDE loads ``lowbit_ref`` by path, from where this
 process imported it.
 
@@ -135,6 +136,7 @@ from lowbit_ref import checkpoint, uintx
 
 # What would answer an exercise outright is not there while answers are checked.
 del checkpoint.bits_for_range, checkpoint.size_report
+del checkpoint.save_model, checkpoint.load_model, checkpoint._check_plan  # save_mixed's checks, too
 for _name in ("widgets", "resnet", "loop", "course", "kernels", "bench"):
     sys.modules["lowbit_ref." + _name] = None
 ''' + HARNESS

@@ -1,9 +1,8 @@
 """Lesson 05's views: where a mixed-width checkpoint's bytes go, and what each width costs.
 
-Every number comes from ``lowbit_ref.checkpoint``: files are written with ``save``, measured
-with ``size_report`` and read back with ``load`` and ``dequantize``. ``save_quantized`` and
-``load_quantized`` are the lesson's fallback for its exercises (``save_mixed``, ``load_mixed``):
-the demos use them until the student's versions work, and the explorer always does.
+Every number comes from ``lowbit_ref.checkpoint``: the explorer writes a model with
+``save_model``, measures the file with ``size_report`` and reads it back with ``load_model``.
+This module only draws.
 """
 
 from __future__ import annotations
@@ -24,54 +23,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from ..checkpoint import QuantizedTensor, SizeReport, dequantize, load, quantize_trits, quantize_uint, save, size_report
+from ..checkpoint import MODEL_WIDTHS, SizeReport, load_model, save_model, size_report
 from ..errors import LowbitError, describe
 from ._draw import PALETTE, grading
 
-#: What the explorer offers per layer: unsigned codes of 8 down to 1 bits, trits, or no quantization.
-WIDTHS = (8, 7, 6, 5, 4, 3, 2, 1, "ternary", "fp32")
+#: What the explorer offers per layer: the widths ``checkpoint.save_model`` takes.
+WIDTHS = MODEL_WIDTHS
 #: One colour per stored width, the same in every picture of the lesson (32: a float32 tensor).
 WIDTH_COLOURS = {32: PALETTE[7], 8: PALETTE[4], 7: PALETTE[1], 6: PALETTE[2], 5: PALETTE[3], 4: PALETTE[0],
                  3: PALETTE[6], 2: PALETTE[5], 1: "#000000", 1.6: PALETTE[2]}
-
-
-def _check_plan(state: Mapping, bits_per_layer) -> None:
-    if not isinstance(bits_per_layer, Mapping):
-        raise LowbitError(f"bits_per_layer must be a dict of weight names to widths, got {describe(bits_per_layer)}")
-    unknown = [name for name in bits_per_layer if name not in state]
-    if unknown:
-        raise LowbitError(f"bits_per_layer names {describe(unknown)}, which the model does not have; "
-                          f"its entries are {describe(list(state))}")
-    for name, bits in bits_per_layer.items():
-        if bits not in WIDTHS:
-            raise LowbitError(f"bits_per_layer[{name!r}] must be one of {WIDTHS}, got {describe(bits)}")
-
-
-def save_quantized(model: torch.nn.Module, bits_per_layer: Mapping, path) -> None:
-    """Save ``model``'s state dict to ``path`` (never over an existing file), each weight named in
-    ``bits_per_layer`` quantized: an int width with ``quantize_uint``, one scale and zero point
-    per output row; "ternary" with ``quantize_trits``, base-3 packed, one scale per row;
-    "fp32" or a name left out: stored as it is."""
-    state = model.state_dict()
-    _check_plan(state, bits_per_layer)
-    stored = {}
-    for name, tensor in state.items():
-        bits = bits_per_layer.get(name, "fp32")
-        if bits == "fp32":
-            stored[name] = tensor
-        elif bits == "ternary":
-            stored[name] = quantize_trits(tensor, scheme="base3", group_size=tensor.shape[-1])
-        else:
-            stored[name] = quantize_uint(tensor, bits, group_size=tensor.shape[-1])
-    save(path, stored)
-
-
-def load_quantized(path, model: torch.nn.Module) -> torch.nn.Module:
-    """Load the checkpoint at ``path`` into ``model`` (every quantized tensor dequantized to
-    float32) and return ``model``."""
-    state = load(path)
-    model.load_state_dict({name: dequantize(v) if isinstance(v, QuantizedTensor) else v for name, v in state.items()})
-    return model
 
 
 def _accuracy(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
@@ -181,9 +141,9 @@ def _png(fig: Figure) -> bytes:
 def _measure(model, inputs, labels, plan) -> tuple[SizeReport, float]:
     with tempfile.TemporaryDirectory(prefix="lowbit-explorer-") as folder:
         path = os.path.join(folder, "model.safetensors")
-        save_quantized(model, plan, path)
+        save_model(model, plan, path)
         report = size_report(path)
-        restored = load_quantized(path, copy.deepcopy(model))
+        restored = load_model(path, copy.deepcopy(model))
     return report, _accuracy(restored, inputs, labels)
 
 
@@ -198,8 +158,9 @@ def plan_explorer(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Te
         raise LowbitError(f"model must have at least one 2-D weight matrix, got entries {describe(list(model.state_dict()))}")
     start = {name: 4 for name in weights}
     if plan is not None:
-        _check_plan(model.state_dict(), plan)
-        start.update(plan)
+        if not isinstance(plan, Mapping):
+            raise LowbitError(f"plan must be a dict of weight names to widths, got {describe(plan)}")
+        start.update(plan)  # save_model, in the first draw, refuses a bad plan before anything is shown
     baseline = _accuracy(model, inputs, labels)
 
     def draw(current: dict) -> tuple[bytes, str]:
