@@ -1,7 +1,6 @@
 """lowbit_ref.base3: five trits per byte, against a Python spec, the slow references and every byte."""
 
 import contextlib
-import itertools
 import math
 
 import pytest
@@ -9,11 +8,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import strategies
+
 from lowbit_ref import base3
 from lowbit_ref.base3 import pack_base3, pack_base3_powers, unpack_base3, unpack_base3_divmod
 from lowbit_ref.errors import LowbitError
 from lowbit_ref.packed import PackedTensor
-from lowbit_ref.ternary import TRIT_DTYPES
 from lowbit_ref.uintx import unpack
 
 u8, i8 = torch.uint8, torch.int8
@@ -43,20 +43,8 @@ def tile(size):
         base3.TILE = saved
 
 
-@st.composite
-def trits_and_dim(draw, max_dims=4, max_side=6, max_length=40):
-    shape = draw(st.lists(st.integers(0, max_side), max_size=max_dims))
-    ndim = max(len(shape), 1)
-    dim = draw(st.integers(-ndim, ndim - 1))
-    if shape:  # the packed dim gets longer rows: many bytes, and a partial one
-        shape[dim] = draw(st.integers(0, max_length))
-    shape = tuple(shape)
-    dtype = draw(st.sampled_from(TRIT_DTYPES))
-    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
-    t = torch.randint(-1, 2, shape, generator=gen, dtype=dtype)
-    if draw(st.booleans()) and t.dim() >= 2:
-        t = t.transpose(0, -1)  # not contiguous
-    return t, dim
+def trits_and_dim():
+    return strategies.trits_and_dim(max_side=6, max_length=40)
 
 
 ALL_TRITS = torch.tensor([[b // 3**i % 3 - 1 for i in range(5)] for b in range(243)], dtype=i8)  # (243, 5), row b: byte b

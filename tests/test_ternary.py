@@ -8,6 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import strategies
+
 from lowbit_ref.errors import LowbitError
 from lowbit_ref.packed import PackedTensor
 from lowbit_ref.ternary import (
@@ -234,17 +236,6 @@ def test_ternary2_layout_drawing():
     assert torch.equal(pack_ternary(torch.tensor([[0, -1], [1, 0]]), dim=0).data, torch.tensor([[0b1001, 0b0100]], dtype=u8))
 
 
-@st.composite
-def trits_and_dim(draw, max_dims=4, max_side=9):
-    shape = tuple(draw(st.lists(st.integers(0, max_side), max_size=max_dims)))
-    ndim = max(len(shape), 1)
-    dim = draw(st.integers(-ndim, ndim - 1))
-    dtype = draw(st.sampled_from(TRIT_DTYPES))
-    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
-    t = torch.randint(-1, 2, shape, generator=gen, dtype=dtype)
-    if draw(st.booleans()) and t.dim() >= 2:
-        t = t.transpose(0, -1)  # not contiguous
-    return t, dim
 
 
 def _trit_fields_spec(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -262,7 +253,7 @@ def _trit_fields_spec(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 @settings(max_examples=300, deadline=None)
-@given(trits_and_dim())
+@given(strategies.trits_and_dim())
 def test_ternary2_round_trip(case):
     t, dim = case
     p = pack_ternary(t, dim=dim)
@@ -273,7 +264,7 @@ def test_ternary2_round_trip(case):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(trits_and_dim())
+@given(strategies.trits_and_dim())
 def test_ternary2_round_trip_on_device(device, case):
     t, dim = case
     p = pack_ternary(t.to(device), dim=dim)
