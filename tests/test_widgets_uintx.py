@@ -1,4 +1,4 @@
-"""lowbit_ref.widgets.layout: lesson 02's layout viewer and timing plot."""
+"""lowbit_ref.widgets.uintx: lesson 02's layout viewer and timing plot."""
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -8,7 +8,7 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from lowbit_ref.uintx import pack
-from lowbit_ref.widgets.layout import bit_owners, layout_html, layout_viewer, timing_plot
+from lowbit_ref.widgets.uintx import bit_owners, layout_html, layout_viewer, timing_plot
 
 
 def owner_indices(owners):

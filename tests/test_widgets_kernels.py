@@ -1,4 +1,4 @@
-"""lowbit_ref.widgets.roofline: lesson 06's roofline, time-per-token bars and bandwidth plot."""
+"""lowbit_ref.widgets.kernels: lesson 06's roofline, time-per-token bars and bandwidth plot."""
 
 import doctest
 import re
@@ -10,8 +10,8 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from lowbit_ref.errors import LowbitError
-from lowbit_ref.widgets import roofline
-from lowbit_ref.widgets.roofline import bandwidth_plot, roofline_plot, token_time_explorer, token_time_html
+from lowbit_ref.widgets import kernels as roofline
+from lowbit_ref.widgets.kernels import bandwidth_plot, roofline_plot, token_time_explorer, token_time_html
 
 FORMATS = {"fp16": 2.0, "int4": 0.5, "2-bit": 0.25, "base-3": 0.2}
 
