@@ -110,7 +110,7 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
 
     checks = verify.load_checks(ROOT, lesson)
     if checks is None:
-        print(f"  (no grader/checks/{lesson}.py: independent check skipped)")
+        print(f"  (no grader/checks/ file for {lesson}: independent check skipped)")
         return
     owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
     graded = [s for s in students if done(s)]

@@ -3,7 +3,7 @@
     python grader/make_samples.py           # rewrite grader/samples/
     python grader/make_samples.py --check   # exit 1 if grader/samples/ is out of date
 
-Each lesson has a file grader/answers/<lesson>.py defining
+Each lesson has a file grader/answers/<topic>.py (see common.TOPICS) defining
 
     EXPECTED = {"sample_correct": 8.0, "sample_blank": 0.0, ...}   # exact total score
     ANSWERS = {"sample_partial": {"<grade_id>": "<cell source>", ...}, ...}
@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cell_source, grade_id, load_module, nbgrader_meta  # noqa: E402
+from common import TOPICS, cell_source, grade_id, load_module, nbgrader_meta, topic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "grader" / "samples"
@@ -39,7 +39,7 @@ ANSWERS_DIR = ROOT / "grader" / "answers"
 
 
 def load_answers(lesson: str):
-    return load_module(ANSWERS_DIR / f"{lesson}.py", f"answers_{lesson}")
+    return load_module(ANSWERS_DIR / f"{topic(lesson)}.py", f"answers_{lesson}")
 
 
 def solution_text(source: str) -> str:
@@ -61,7 +61,7 @@ def build(lesson: str) -> dict[str, dict[str, str]]:
     samples = {"sample_correct": solutions, "sample_blank": {}, **answers.ANSWERS}
     missing = set(answers.EXPECTED) ^ set(samples)
     if missing:
-        raise SystemExit(f"grader/answers/{lesson}.py: EXPECTED and the samples disagree on {sorted(missing)}")
+        raise SystemExit(f"grader/answers/{topic(lesson)}.py: EXPECTED and the samples disagree on {sorted(missing)}")
 
     submissions = {}
     for student, spec in samples.items():
@@ -71,7 +71,7 @@ def build(lesson: str) -> dict[str, dict[str, str]]:
         nb = copy.deepcopy(release)
         unknown = (set(cells) | set(spec.get("@delete", ()))) - {grade_id(c) for c in nb["cells"]}
         if unknown:
-            raise SystemExit(f"grader/answers/{lesson}.py: {student} names unknown cells {sorted(unknown)}")
+            raise SystemExit(f"grader/answers/{topic(lesson)}.py: {student} names unknown cells {sorted(unknown)}")
         for cell in nb["cells"]:
             if grade_id(cell) in cells:
                 cell["source"] = cells[grade_id(cell)].strip("\n")
@@ -86,7 +86,7 @@ def build(lesson: str) -> dict[str, dict[str, str]]:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    lessons = sorted(p.stem for p in ANSWERS_DIR.glob("*.py"))
+    lessons = sorted(lesson for lesson, name in TOPICS.items() if (ANSWERS_DIR / f"{name}.py").exists())
     for lesson in lessons:
         for student, files in build(lesson).items():
             folder = SAMPLES / student / lesson

@@ -7,7 +7,7 @@ check does not trust that process:
 
 1. ``grader/sandbox.py`` runs only the student's solution cells (read from the notebook file)
    in a fresh interpreter, with ``lowbit_ref`` unimportable and no submitted file on ``sys.path``,
-   calls the functions named by ``grader/checks/<lesson>.py`` and writes their outputs as data
+   calls the functions named by ``grader/checks/<topic>.py`` and writes their outputs as data
    (safetensors and JSON; nothing is unpickled).
 2. This process, where no student code ever ran, compares those outputs with lowbit_ref's
    answers: exact type, dtype, shape and bytes.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from common import cell_source, load_module, nbgrader_meta
+from common import cell_source, load_module, nbgrader_meta, topic
 
 HERE = Path(__file__).resolve().parent
 SANDBOX = HERE / "sandbox.py"
@@ -80,7 +80,7 @@ def raises(name: str, *args, error: str = "ValueError") -> Raises:
 
 
 def load_checks(root: Path, lesson: str):
-    path = root / "grader" / "checks" / f"{lesson}.py"
+    path = root / "grader" / "checks" / f"{topic(lesson)}.py"
     return load_module(path, f"checks_{lesson}") if path.exists() else None
 
 

@@ -14,13 +14,13 @@ import sys
 
 import pytest
 
-from course import LESSONS, ROOT, copy_course, run
+from course import LESSONS, ROOT, copy_course, run, topic
 
 pytestmark = pytest.mark.slow
 
 
 def expected_scores(lesson):
-    spec = importlib.util.spec_from_file_location("answers", ROOT / "grader" / "answers" / f"{lesson}.py")
+    spec = importlib.util.spec_from_file_location("answers", ROOT / "grader" / "answers" / f"{topic(lesson)}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.EXPECTED
