@@ -13,8 +13,9 @@ Where they run:
 - on a CUDA GPU: tensors on ``cuda``, kernels compiled by Triton;
 - on the CPU: tensors on ``cpu``, kernels executed by the Triton interpreter (numpy, one program
   at a time: slow, but the same code). Set ``os.environ["TRITON_INTERPRET"] = "1"`` before
-  ``triton`` is first imported (this module imports it): Triton reads the flag once, at import,
-  for its own library and for these kernels. ``interpreter_active()`` says which mode is in force.
+  ``triton`` is first imported: ``@triton.jit`` reads the flag when it decorates a function, and
+  Triton's own jitted library functions (``tl.zeros``, ...) and this module's kernels are all
+  decorated at import. ``interpreter_active()`` says which mode is in force.
 
 Triton is an optional extra (``pip install 'lowbit-ref[triton]'``). This module imports without
 it (the references work); only the kernels need it. No other module of ``lowbit_ref`` imports
@@ -70,8 +71,8 @@ def _interpret_flag() -> bool:
 
 
 def _jit(fn):
-    # triton.jit reads TRITON_INTERPRET now, at import; so does Triton for its own library
-    # (tl.zeros, tl.sum are jitted too), which is why the flag must be set before `import triton`.
+    # triton.jit reads TRITON_INTERPRET when it decorates, here at import; Triton's own jitted
+    # helpers (tl.zeros, ...) are decorated when triton is imported: set the flag before both.
     return fn if triton is None else triton.jit(fn)
 
 
@@ -83,9 +84,10 @@ def interpreter_active() -> bool:
     """True when the kernels run in the Triton interpreter (CPU tensors), False when they compile
     for a GPU or Triton is not installed.
 
-    Triton reads ``TRITON_INTERPRET`` once, when it is imported: set it before the first
-    ``import triton`` or ``import lowbit_ref.kernels`` (in a notebook, in the first cell; changing
-    it later needs a restart).
+    ``@triton.jit`` reads ``TRITON_INTERPRET`` when it decorates a function, which for these
+    kernels and for Triton's own library happens at import: set it before the first ``import
+    triton`` or ``import lowbit_ref.kernels`` (in a notebook, in the first cell; changing it later
+    needs a restart).
 
     >>> isinstance(interpreter_active(), bool)
     True
@@ -109,7 +111,7 @@ def _launch_check(device: torch.device, what: str) -> None:
     elif device.type != "cuda":
         gpu = "" if torch.cuda.is_available() else " (and no CUDA GPU is available here)"
         if _interpret_flag():
-            how = f"TRITON_INTERPRET=1 is set, but after triton was imported (Triton reads it at import): {restart}"
+            how = f"TRITON_INTERPRET=1 is set, but after triton was imported (its jitted functions read it when they were defined, at import): {restart}"
         else:
             how = (
                 "to run them in the Triton interpreter on the CPU, set TRITON_INTERPRET=1 before triton is "
@@ -263,7 +265,8 @@ def _matvec_kernel(
         col_ok = col < n_cols
         ok = row_ok[:, None] & col_ok[None, :]
         group = (col // group_size)[None, :]  # (1, BLOCK_COLS); repeated scale loads hit the cache
-        # Padding fields (ternary: trit -1) must not count: their scale loads as 0, and x as 0.
+        # Padding fields must not count, whatever they hold (ternary2 pads with trit 0; files of
+        # format version 1 padded with trit -1): their scale loads as 0, and x as 0.
         s = tl.load(scale + r64 * s_row + group * s_group, mask=ok, other=0.0).to(tl.float32)
         if HAS_ZERO:
             q = q - tl.load(zero + r64 * z_row + group * z_group, mask=ok, other=0).to(tl.float32)
