@@ -23,8 +23,7 @@ import sys
 import numpy
 import torch
 
-from .checks import check_range
-from .errors import LowbitError
+from .checks import in_range
 from .uintx import (
     _chunk,
     _group,
@@ -232,7 +231,7 @@ def pack_fast(values, bits, dim, order, out, offset, top) -> torch.Tensor | None
     if x.numel() == 0:
         return out if out is not None else torch.zeros(out_shape, dtype=torch.uint8, device=x.device)
     if bits == 8 and not offset:
-        if not _in_range(x, 0, top):
+        if not in_range(x, 0, top):
             return None
         return x.to(torch.uint8, memory_format=torch.contiguous_format, copy=True) if out is None else out.copy_(x)
 
@@ -241,7 +240,7 @@ def pack_fast(values, bits, dim, order, out, offset, top) -> torch.Tensor | None
     u = _uint8_view(x, outer, n, inner, groups * per_group)  # (outer, n, inner) or None
     rows_top, rows_offset = top, offset
     if u is None:  # a converted copy: check before converting, which would wrap
-        if not _in_range(x, -offset, top - offset):
+        if not in_range(x, -offset, top - offset):
             return None
         u = _uint8_rows(x, outer, n, inner, groups * per_group, offset)  # fields, padded with offset
         rows_top, rows_offset = None, 0
@@ -328,14 +327,6 @@ def _uint8_rows(x: torch.Tensor, outer: int, n: int, inner: int, padded: int, of
     if offset:
         u[:, :n].add_(offset)  # uint8 arithmetic: -1 was copied as 255 and becomes the field 0
     return u
-
-
-def _in_range(x: torch.Tensor, low: int, high: int) -> bool:
-    try:
-        check_range(x, low, high, "")
-    except LowbitError:
-        return False
-    return True
 
 
 if _LITTLE_ENDIAN:  # word views read bytes as little-endian integers

@@ -14,6 +14,7 @@ lowbit_ref.errors.LowbitError: pack_ternary: dim must be an int in -2..1 for a t
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -95,6 +96,39 @@ def check_range(x: torch.Tensor, low: int, high: int, what: str) -> None:
     else:
         got = f"{int(v[index])} at index {index} (min {int(lo)}, max {int(hi)})"
     raise LowbitError(f"values must be in {low}..{high} {what}, got {got}")
+
+
+def in_range(x: torch.Tensor, low: int, high: int) -> bool:
+    """Whether every value of ``x`` is in ``low..high`` (``check_range`` without the message)."""
+    try:
+        check_range(x, low, high, "")
+    except LowbitError:
+        return False
+    return True
+
+
+def check_unpack_args(data, bits, n, dim, order) -> tuple[int, int, int]:
+    """The arguments of a bit-stream unpack: ``(bits, dim, n)`` as plain ints, or ``LowbitError``.
+
+    ``data`` must be uint8 packed bytes with ``ceil(n * bits / 8)`` bytes along ``dim``.
+    """
+    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
+        got = data.dtype if isinstance(data, torch.Tensor) else type(data).__name__
+        raise LowbitError(f"data must be a torch.uint8 tensor of packed bytes, got {got}")
+    if data.dim() == 0:
+        raise LowbitError("data must have at least one dimension (a 0-d tensor packs to shape (1,)), got a 0-d tensor")
+    bits = check_bits(bits)
+    check_order(order)
+    dim = check_dim(dim, data.shape)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise LowbitError(f"n must be a non-negative int (values per row along dim), got {describe(n)}")
+    nbytes = data.shape[dim]
+    if nbytes != math.ceil(n * bits / 8):
+        raise LowbitError(
+            f"data has {nbytes} bytes along dim {dim}, but n={n} values of {bits} bits need "
+            f"ceil({n} * {bits} / 8) = {math.ceil(n * bits / 8)}"
+        )
+    return bits, dim, int(n)
 
 
 def check_out(

@@ -96,15 +96,8 @@ from typing import Callable
 
 import torch
 
-from .checks import (
-    INTEGER_DTYPES,  # noqa: F401  (uintx.INTEGER_DTYPES: the dtypes pack accepts)
-    check_bits,
-    check_dim,
-    check_order,
-    check_out,
-    check_range,
-    check_values,
-)
+from .checks import INTEGER_DTYPES  # noqa: F401  (uintx.INTEGER_DTYPES: the dtypes pack accepts)
+from .checks import check_bits, check_dim, check_order, check_out, check_range, check_unpack_args, check_values, in_range
 from .errors import LowbitError, describe
 from .packed import PackedTensor, register_unpacker, unpack
 
@@ -223,7 +216,7 @@ def unpack_bits(
     """
     if out is None:
         return _unpack_bits(data, bits, n, dim, order, torch.uint8)
-    _, d, n = _check_unpack_args(data, bits, n, dim, order)
+    _, d, n = check_unpack_args(data, bits, n, dim, order)
     check_out(out, data.shape[:d] + (n,) + data.shape[d + 1 :], torch.uint8, data.device, data, "data")
     return _unpack_bits(data, bits, n, dim, order, torch.uint8, out)
 
@@ -364,7 +357,7 @@ def _pack_plain(values, bits, dim, order, out, offset, top) -> torch.Tensor | No
     x = values.reshape(1) if values.dim() == 0 else values
     outer, n, inner = _split_shape(x.shape, dim)
     out_shape = x.shape[:dim] + (math.ceil(n * bits / 8),) + x.shape[dim + 1 :]
-    if not _in_range(x, -offset, top - offset):
+    if not in_range(x, -offset, top - offset):
         return None
     if x.numel() == 0:
         return out if out is not None else torch.zeros(out_shape, dtype=torch.uint8, device=x.device)
@@ -395,27 +388,6 @@ def _unpack_plain(data, bits, n, dim, order, dtype, out, offset, top) -> torch.T
     return values.to(dtype) if out is None else out.copy_(values)
 
 
-def _check_unpack_args(data, bits, n, dim, order) -> tuple[int, int, int]:
-    """``(bits, dim, n)`` as plain ints, or ``LowbitError``."""
-    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
-        got = data.dtype if isinstance(data, torch.Tensor) else type(data).__name__
-        raise LowbitError(f"data must be a torch.uint8 tensor of packed bytes, got {got}")
-    if data.dim() == 0:
-        raise LowbitError("data must have at least one dimension (a 0-d tensor packs to shape (1,)), got a 0-d tensor")
-    bits = check_bits(bits)
-    check_order(order)
-    dim = check_dim(dim, data.shape)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise LowbitError(f"n must be a non-negative int (values per row along dim), got {describe(n)}")
-    nbytes = data.shape[dim]
-    if nbytes != math.ceil(n * bits / 8):
-        raise LowbitError(
-            f"data has {nbytes} bytes along dim {dim}, but n={n} values of {bits} bits need "
-            f"ceil({n} * {bits} / 8) = {math.ceil(n * bits / 8)}"
-        )
-    return bits, dim, int(n)
-
-
 def _pack_fields(values, bits, dim, order, out, offset, top) -> torch.Tensor | None:
     """The bytes of ``values + offset`` as ``bits``-bit fields, arguments already checked; None
     when a field would exceed ``top`` (the caller raises, naming the value)."""
@@ -428,17 +400,8 @@ def _unpack_bits(data, bits, n, dim, order, dtype, out=None, offset=0, top=None)
     With ``offset`` the values come out as int8 before the cast to ``dtype`` (a field 0 minus 1 is
     -1). With ``top``, a field above it makes this return None.
     """
-    bits, dim, n = _check_unpack_args(data, bits, n, dim, order)
+    bits, dim, n = check_unpack_args(data, bits, n, dim, order)
     return _IMPL["unpack"](data, bits, n, dim, order, dtype, out, offset, top)
-
-
-def _in_range(x: torch.Tensor, low: int, high: int) -> bool:
-    """Whether every value of ``x`` is in ``low..high`` (one reduction, one sync)."""
-    try:
-        check_range(x, low, high, "")
-    except LowbitError:
-        return False
-    return True
 
 
 def _split_shape(shape, dim: int) -> tuple[int, int, int]:
