@@ -237,7 +237,10 @@ def pack_fast(values, bits, dim, order, out, offset, top) -> torch.Tensor | None
 
     per_group, group_bytes = _group(bits)
     groups = math.ceil(n / per_group)
-    u = _uint8_view(x, outer, n, inner, groups * per_group)  # (outer, n, inner) or None
+    # In place: uint8 values, or int8 ones (-1 reads as 255 and wraps to the field 0 when offset
+    # is 1). A uint8 255 would wrap too, to a field that looks valid: with an offset, uint8 is copied.
+    in_place = not offset or x.dtype == torch.int8
+    u = _uint8_view(x, outer, n, inner, groups * per_group) if in_place else None  # (outer, n, inner) or None
     rows_top, rows_offset = top, offset
     if u is None:  # a converted copy: check before converting, which would wrap
         if not in_range(x, -offset, top - offset):

@@ -93,6 +93,15 @@ def test_fast_and_plain_paths_agree_on_random_input(bits, order, shape, dim, dty
     assert torch.equal(fast_values, plain_values) and torch.equal(fast_values, x.reshape(fast_values.shape))
 
 
+def test_offset_never_wraps_a_value_into_a_field():
+    # uint8 255 + 1 is 0 in uint8 arithmetic: it must be refused, not stored as the field 0
+    for dtype, bad in ((torch.uint8, 255), (torch.int8, -2), (torch.int8, 127), (torch.int16, 3)):
+        x = torch.zeros(64, dtype=dtype)
+        x[9] = bad
+        with pytest.raises(LowbitError, match=rf"values must be in -1\.\.2 to fit bits=2 with offset=1, got {bad} at index \(9,\)"):
+            pack_bits(x, 2, offset=1)
+
+
 def test_a_field_above_top_is_refused_by_both_paths():
     x = torch.tensor([0, 1, 2, 2, 1, 0, 1, 2], dtype=torch.int8)  # fields x + 1: a 3 where x is 2
     for impl in (fast.pack_fast, uintx._pack_plain):
