@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import lowbit_ref.gpucheck as gpucheck
@@ -31,6 +32,7 @@ def test_missing_tests_folder_is_reported_not_failed(tmp_path):
     assert ok and "no tests/ folder" in summary
 
 
+@pytest.mark.slow  # a fresh Python
 def test_the_no_cuda_path_from_the_command_line():
     if torch.cuda.is_available():
         return  # the real check would run: that is make gpu-check's job, not a unit test's

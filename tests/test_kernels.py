@@ -435,11 +435,13 @@ def fresh_process():
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # fresh_process: a new Python importing every module
 def test_only_kernels_imports_triton(fresh_process):
     assert {"packed", "uintx", "bench", "checkpoint", "widgets"} <= set(fresh_process["imported"])
     assert not fresh_process["triton_imported"], f"one of {fresh_process['imported']} imports triton"
 
 
+@pytest.mark.slow
 def test_cpu_without_interpreter_says_how_to_turn_it_on(fresh_process):
     if not kernels.triton_available():
         pytest.skip(TRITON_REASON)
