@@ -13,7 +13,6 @@ The codes cost 2 bits each when stored as ``trit + 1`` in the 2-bit layout of ``
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch

@@ -1,6 +1,5 @@
 """lowbit_ref.ternary: absmean quantization against an exact per-element spec, 2-bit packing."""
 
-import math
 from fractions import Fraction
 
 import pytest
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 
 import strategies
 
+from lowbit_ref.bitstream import stream_pack_reference
 from lowbit_ref.errors import LowbitError
 from lowbit_ref.packed import PackedTensor
 from lowbit_ref.ternary import (
@@ -271,27 +271,13 @@ def test_padding_reads_as_trit_0_and_old_padding_still_unpacks():
 
 
 
-def _trit_fields_spec(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Bytes of 2-bit fields trit + 1, LSB-first, padded with trit 0, one field at a time with Python ints."""
-    x = t.reshape(t.shape or (1,)).movedim(dim, -1)  # (..., n)
-    lead, n = x.shape[:-1], x.shape[-1]
-    rows = x.reshape(math.prod(lead), n).tolist()
-    out = []
-    for row in rows:
-        packed = [0] * -(-n // 4)
-        for i in range(4 * len(packed)):
-            packed[i // 4] |= ((row[i] if i < n else 0) + 1) << (2 * (i % 4))
-        out.append(packed)
-    return torch.tensor(out, dtype=u8).reshape(*lead, -(-n // 4)).movedim(-1, dim)
-
-
 @settings(max_examples=300, deadline=None)
 @given(strategies.trits_and_dim())
 def test_ternary2_round_trip(case):
     t, dim = case
     p = pack_ternary(t, dim=dim)
     assert p.scheme == "ternary2" and p.dtype == t.dtype and p.shape == t.shape
-    assert torch.equal(p.data, _trit_fields_spec(t, dim))
+    assert torch.equal(p.data, stream_pack_reference(t, 2, dim, offset=1))  # fields trit + 1, padding trit 0
     for back in (unpack_ternary2(p), unpack(p)):
         assert back.dtype == t.dtype and torch.equal(back, t)
 
