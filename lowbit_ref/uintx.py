@@ -364,7 +364,8 @@ def _pack_plain(values, bits, dim, order, out, offset, top) -> torch.Tensor | No
     per_group, group_bytes = _group(bits)
     groups = math.ceil(n / per_group)
     fields = torch.full((outer, groups * per_group, inner), offset, dtype=torch.uint8, device=x.device)
-    fields[:, :n] = x.reshape(outer, n, inner) + offset  # in range: no wrapping
+    fields[:, :n] = x.reshape(outer, n, inner)  # in range, so the cast to uint8 keeps every value...
+    fields[:, :n] += offset  # ...but -1's 255: + 1 wraps it to the field 0
     data = _pack_slices(fields.view(-1, per_group, inner), bits, order)  # (outer * groups, group_bytes, inner)
     data = data.view(outer, groups * group_bytes, inner)[:, : out_shape[dim]].reshape(out_shape)
     return data.contiguous() if out is None else out.copy_(data)

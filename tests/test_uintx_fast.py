@@ -74,7 +74,7 @@ def test_word_and_slice_paths_agree(bits, order, chunk_bytes, monkeypatch):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(bits=st.integers(1, 8), order=st.sampled_from(["lsb", "msb"]), shape=st.lists(st.integers(0, 40), max_size=3),
-       dim=st.integers(-3, 2), dtype=st.sampled_from([torch.uint8, torch.int8, torch.int16]),
+       dim=st.integers(-3, 2), dtype=st.sampled_from([torch.uint8, torch.int8, torch.int16, torch.int64]),
        offset=st.sampled_from([0, 1]), seed=st.integers(0, 2**16))
 def test_fast_and_plain_paths_agree_on_random_input(bits, order, shape, dim, dtype, offset, seed, small_chunks):
     """``_uintx_fast`` against ``uintx``'s plain path, both through the same entry points."""
