@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lowbit_ref import LowbitError, checkpoint
-from lowbit_ref.widgets.checkpoint import WIDTH_COLOURS, WIDTHS, accuracy_size_plot, layer_sizes_plot, plan_explorer
+from lowbit_ref.widgets.checkpoint import WIDTH_COLOURS, accuracy_size_plot, layer_sizes_plot, plan_explorer
 
 
 def small_net(seed=0):
@@ -38,7 +38,7 @@ def test_layer_sizes_plot_draws_float32_outlines_stored_bars_and_the_header(tmp_
     assert stored[2].get_facecolor() == plt.matplotlib.colors.to_rgba(WIDTH_COLOURS[1.6])  # base-3 trits
     assert f"{report.compression:.2f}x smaller" in ax.get_title()
     texts = [t.get_text() for t in ax.texts]
-    assert "4-bit: 88 B (float32 384 B)" in texts  # 8 rows x 6 bytes of codes + 8 x (4 + 1) for scales
+    assert "4-bit: 72 B (float32 384 B)" in texts  # 8 rows x 6 bytes of codes + 8 x (2 + 1): float16 scale, zero point
     assert f"names, layout, checksums: {header:,} B" in texts
     with pytest.raises(LowbitError, match="report must be a SizeReport"):
         layer_sizes_plot({"w": torch.zeros(2)})
@@ -113,5 +113,34 @@ def test_plan_explorer_refuses_models_and_plans_it_cannot_show():
         plan_explorer(nn.ReLU(), x, y)
 
 
-def test_explorer_offers_the_widths_save_model_takes():
-    assert WIDTHS == checkpoint.MODEL_WIDTHS
+def test_every_width_the_explorer_offers_is_drawn_and_stored_at_that_width(tmp_path, monkeypatch):
+    """Pick each width the dropdown offers: the explorer redraws without an error, and the file it
+    measured holds the weight at that width (codes at `bits`, base-3 trits, or float32)."""
+    net = small_net()
+    x, y = data(net)
+    saved = []
+    real_size_report = checkpoint.size_report
+
+    def spy(path):  # the explorer's file, read back the way a user would
+        saved.append(checkpoint.load(path)["0.weight"])
+        return real_size_report(path)
+
+    import lowbit_ref.widgets.checkpoint as explorer
+
+    monkeypatch.setattr(explorer, "size_report", spy)
+    box = plan_explorer(net, x, y, plan={"0.weight": 8})
+    picker, out = box.children[0].children[0], box.children[2]
+    offered = list(picker.options)
+    assert set(offered) >= {8, 4, 2, 1, "ternary", "fp32"}
+    for width in offered:
+        if width == picker.value:
+            continue
+        picker.value = width
+        assert f"0.weight: {width}" in out.value
+        stored = saved[-1]
+        if width == "fp32":
+            assert isinstance(stored, torch.Tensor) and stored.dtype == torch.float32
+        elif width == "ternary":
+            assert stored.packed.scheme == "base3"
+        else:
+            assert (stored.packed.scheme, stored.packed.bits) == ("uint", width)

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import torch
 
+import lowbit_ref
 from lowbit_ref import checkpoint
 from verify import call, raises
 
-PACKAGE = Path(checkpoint.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
+PACKAGE = Path(lowbit_ref.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
 BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, then trimmed (see below)
 
 HARNESS = '''
@@ -133,10 +134,16 @@ _spec = importlib.util.spec_from_file_location(
 sys.modules["lowbit_ref"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sys.modules["lowbit_ref"])
 from lowbit_ref import checkpoint, uintx
+import lowbit_ref.checkpoint.model, lowbit_ref.checkpoint.report, lowbit_ref.quantize
 
-# What would answer an exercise outright is not there while answers are checked.
-del checkpoint.bits_for_range, checkpoint.size_report
-del checkpoint.save_model, checkpoint.load_model, checkpoint._check_plan  # save_mixed's checks, too
+# What would answer an exercise outright is not there while answers are checked: not in the
+# package, nor in the modules it re-exports from.
+for _module, _names in ((checkpoint, ("bits_for_range", "size_report", "save_model", "load_model")),
+                        (lowbit_ref.quantize, ("bits_for_range",)),
+                        (lowbit_ref.checkpoint.report, ("size_report",)),
+                        (lowbit_ref.checkpoint.model, ("save_model", "load_model", "_check_plan"))):
+    for _name in _names:
+        delattr(_module, _name)
 for _name in ("widgets", "resnet", "loop", "course", "kernels", "bench"):
     sys.modules["lowbit_ref." + _name] = None
 ''' + HARNESS
