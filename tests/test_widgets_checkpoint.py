@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lowbit_ref import LowbitError, checkpoint
-from lowbit_ref.widgets.checkpoint import WIDTH_COLOURS, accuracy_size_plot, layer_sizes_plot, plan_explorer
+from lowbit_ref.widgets.checkpoint import (
+    WIDTH_COLOURS,
+    accuracy_by_bits,
+    accuracy_size_plot,
+    bits_accuracy_view,
+    layer_sizes_plot,
+    plan_explorer,
+)
 
 
 def small_net(seed=0):
@@ -144,3 +151,42 @@ def test_every_width_the_explorer_offers_is_drawn_and_stored_at_that_width(tmp_p
             assert stored.packed.scheme == "base3"
         else:
             assert (stored.packed.scheme, stored.packed.bits) == ("uint", width)
+
+
+def test_accuracy_by_bits_is_the_accuracy_of_the_dequantized_model():
+    net = small_net()
+    x, y = data(net)
+    curves = accuracy_by_bits(net, x, y)
+    assert list(curves) == ["per tensor", "per output row", "groups of 16"]
+    assert all(len(c) == 8 for c in curves.values())
+    # by hand: 3 bits per output row
+    w0, w2 = net[0].weight.detach(), net[2].weight.detach()
+    hand = small_net()
+    with torch.no_grad():
+        hand[0].weight.copy_(checkpoint.dequantize(checkpoint.quantize_uint(w0, 3, group_size=12)))
+        hand[2].weight.copy_(checkpoint.dequantize(checkpoint.quantize_uint(w2, 3, group_size=8)))
+        want = (hand(x).argmax(1) == y).float().mean().item()
+    assert curves["per output row"][2] == pytest.approx(want)
+    assert curves["per tensor"][7] == pytest.approx(1.0)  # 8 bits keeps the labels the float net gives
+    sym = accuracy_by_bits(net, x, y, symmetric=True)
+    assert sym["per tensor"][0] != sym["per tensor"][0]  # NaN: no symmetric 1-bit code
+
+
+def test_bits_accuracy_view_redraws_and_is_static_while_grading(monkeypatch):
+    net = small_net()
+    x, y = data(net)
+    box = bits_accuracy_view(net, x, y, bits=4)
+    slider, choice = box.children[0].children
+    out = box.children[2]
+    assert "4 bits" in out.value and "per output row" in out.value
+    slider.value = 2
+    assert "2 bits" in out.value
+    choice.value = "per tensor"
+    assert "per tensor" in out.value
+    with pytest.raises(LowbitError, match=r"bits must be an int in 1\.\.8, got 9"):
+        bits_accuracy_view(net, x, y, bits=9)
+    with pytest.raises(LowbitError, match=r"granularity must be one of"):
+        bits_accuracy_view(net, x, y, granularity="per byte")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    view = bits_accuracy_view(net, x, y)
+    assert isinstance(view, HTML) and "data:image/png;base64," in view.data
