@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 import lowbit_ref
-from lowbit_ref import checkpoint
+from lowbit_ref import checkpoint, uintx
 from lowbit_ref.nn import PackedLinear
 from verify import call, raises
 
