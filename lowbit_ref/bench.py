@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop-log2-size", type=int, default=16, help="values for the Python loop: 2**N (0: skip)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the best of them counts (default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help=f"comma-separated, from {','.join(FORMATS)}; also tq2_0,tq1_0 (lowbit_ref.bench_formats)")
     parser.add_argument("--no-seeds", action="store_true", help="leave the seed baselines out")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the Triton kernels")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
@@ -494,9 +495,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lowbit_ref.bench: CPU, {args.threads} thread(s), 2**{args.log2_size} values "
               f"(loop: 2**{args.loop_log2_size}), best of {args.repeat}; torch {torch.__version__}"
               + (" [smoke: correctness only]" if args.smoke else ""))
+        from . import bench_formats  # llama.cpp's block formats: rows of their own module
+
+        wild = tuple(f for f in formats if f in bench_formats.FORMATS)
+        formats = tuple(f for f in formats if f not in bench_formats.FORMATS)
+        progress = lambda s: print(f"  measuring {s} ...", file=sys.stderr, flush=True)  # noqa: E731
         rows = run(log2_size=args.log2_size, loop_log2_size=args.loop_log2_size, repeat=args.repeat,
                    formats=formats, seeds=not args.no_seeds, device=args.device, threads=args.threads,
-                   progress=lambda s: print(f"  measuring {s} ...", file=sys.stderr, flush=True))
+                   progress=progress) if formats else []
+        if wild:
+            rows += bench_formats.run(log2_size=args.log2_size, repeat=args.repeat, formats=wild,
+                                      threads=args.threads, progress=progress)
     print(table(rows))
     copies = [r.floor_gbps for r in rows if r.values == 1 << args.log2_size]
     if copies:
