@@ -218,6 +218,9 @@ def test_save_gguf_bad_input_writes_nothing(tmp_path):
 # ---------------------------------------------------------------- Hugging Face BitNet
 
 bitnet = pytest.importorskip("transformers.integrations.bitnet")
+# transformers wraps unpack_weights in torch.compile, which compiles once per shape (a minute on a
+# busy 2-core machine): the test calls the same Python function without the compiler.
+hf_unpack_weights = getattr(bitnet.unpack_weights, "_torchdynamo_orig_callable", bitnet.unpack_weights)
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (5, 2), (6, 7), (9, 1), (1, 4), (16, 16), (7,), (10, 3, 2)])
@@ -229,7 +232,7 @@ def test_hf_bitnet_is_transformers_bytes(shape):
     assert torch.equal(trits, before), "to_hf_bitnet changed its input"
     assert torch.equal(ours, theirs)
     assert torch.equal(from_hf_bitnet(ours, shape[0]), trits)
-    unpacked = bitnet.unpack_weights(ours, torch.float32)[: shape[0]]
+    unpacked = hf_unpack_weights(ours, torch.float32)[: shape[0]]
     assert torch.equal(unpacked, trits.float())
 
 
@@ -492,3 +495,21 @@ def test_hqq_bad_input():
         from_hqq(torch.zeros(2, 2, dtype=torch.uint8), 3)
     with pytest.raises(LowbitError, match=r"to_hqq: bits must be 1, 2, 3 or 4, got 5"):
         to_hqq(torch.zeros(8, dtype=torch.uint8), 5)
+
+
+# ---------------------------------------------------------------- benchmark rows
+
+
+def test_bench_rows_check_and_time_every_decoder():
+    from lowbit_ref import bench_formats
+
+    rows = bench_formats.run(log2_size=9, repeat=1)
+    assert [(r.format, r.impl) for r in rows] == [
+        (f, impl) for f in ("tq2_0", "tq1_0") for impl in ("lowbit_ref", "lowbit_ref float32", "gguf (numpy)")
+    ]
+    assert all(r.values == 512 and r.seconds > 0 and r.floor_seconds > 0 for r in rows)
+    assert rows[0].bytes_moved == 2 * 66 + 512 + 2 * 2 and rows[1].bytes_moved == 2 * 66 + 4 * 512
+    with pytest.raises(LowbitError, match=r"formats must be some of \('tq2_0', 'tq1_0'\), got \['q4_0'\]"):
+        bench_formats.run(log2_size=9, formats=("q4_0",))
+    with pytest.raises(LowbitError, match=r"log2_size must be at least 8 \(whole 256-value blocks\), got 4"):
+        bench_formats.run(log2_size=4)
