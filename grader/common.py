@@ -15,6 +15,7 @@ TOPICS = {
     "04_base3_packing": "base3",
     "05_mixed_checkpoints": "checkpoint",
     "06_gpu_unpacking": "kernels",
+    "07_formats_in_the_wild": "formats",
 }
 
 
