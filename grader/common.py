@@ -85,5 +85,8 @@ class _Recorded(dict):
         self._where = (lesson, test_cell)
 
     def __getitem__(self, name):
+        if name not in self:
+            raise KeyError(f"test cell {self._where[1]!r} of {self._where[0]} has no literal {name!r} "
+                           f"(a top-level `{name} = <literal>`); its literals: {sorted(self)}")
         SPEC_READS.add((*self._where, name))
         return super().__getitem__(name)
