@@ -79,3 +79,12 @@ def test_cell_literals_reads_without_running(tmp_path):
         spec["NOPE"]
     with pytest.raises(LookupError, match="0 cells with grade_id 'no_such_cell'"):
         common.cell_literals(lesson, "no_such_cell")
+
+
+def test_no_division_rule_is_checked_on_the_source_where_it_cannot_be_redefined():
+    checks = verify.load_checks(ROOT, "04_base3_packing")
+    honest = "TABLE = [[v // 3**i % 3 - 1 for i in range(5)] for v in range(243)]\ndef unpack_trits_fast(p):\n    return p * 3 >> 8\n"
+    assert checks.static_checks({"unpack_trits_fast": honest}) == {}
+    sneaky = "def divisions(fn):\n    return []\n\ndef unpack_trits_fast(p):\n    return p // 3\n"
+    assert "divides" in checks.static_checks({"unpack_trits_fast": sneaky})["test_unpack_trits_fast"]
+    assert "does not parse" in checks.static_checks({"unpack_trits_fast": "def unpack_trits_fast(:"})["test_unpack_trits_fast"]
