@@ -52,6 +52,7 @@ TQ1_0_BYTES = 54
 GGML_TYPES = {"TQ1_0": 34, "TQ2_0": 35}
 _GGUF_ALIGNMENT = 32
 _POW3 = (81, 27, 9, 3, 1)
+_TQ2_SHIFTS = torch.tensor([0, 2, 4, 6], dtype=torch.uint8).view(4, 1)
 
 
 def _check_blocks(trits, scales, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,17 +145,19 @@ def from_tq2_0(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ([1], [0.5])
     """
     blocks = _check_data(data, TQ2_0_BYTES, "from_tq2_0")  # (..., B, 66)
-    qs = blocks[..., :64].reshape(*blocks.shape[:-1], 2, 1, 32)  # (..., B, c, 1, m)
-    shifts = torch.tensor([0, 2, 4, 6], dtype=torch.uint8, device=data.device).view(4, 1)
-    fields = (qs >> shifts) & 3  # (..., B, c, n, m)
-    if (fields == 3).any():
+    qs = blocks[..., :64]
+    if (qs & (qs >> 1) & 0b01010101).any():  # a field 0b11: both of its bits set (one pass over the bytes)
+        fields = (qs.reshape(*blocks.shape[:-1], 2, 1, 32) >> _TQ2_SHIFTS.to(data.device)) & 3
         where = (fields == 3).nonzero()[0].tolist()
         c, m = where[-3], where[-1]
         raise LowbitError(
             f"from_tq2_0: data must hold 2-bit fields 0, 1, 2 (trit + 1), got field 3 in byte {32 * c + m} "
             f"of block {tuple(where[:-3])}"
         )
-    trits = (fields.to(torch.int8) - 1).reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
+    qs = qs.reshape(*blocks.shape[:-1], 2, 1, 32)  # (..., B, c, 1, m)
+    trits = ((qs >> _TQ2_SHIFTS.to(data.device)) & 3).view(torch.int8)  # (..., B, c, n, m): 0, 1, 2
+    trits -= 1  # in place: the fields become trits without another tensor
+    trits = trits.reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
     return trits, _scales_from(blocks[..., 64:])
 
 
