@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -176,6 +177,11 @@ def reference_quantize_uint(w, bits, group_size):
         scale = (hi - lo) / qmax
         if scale <= 0:
             scale = torch.tensor(1.0)
+        # stored as float16, rounded up so that no code that fitted overflows
+        half = np.float16(float(scale))
+        if float(half) < float(scale):
+            half = np.nextafter(half, np.float16(np.inf))
+        scale = torch.tensor(float(half))
         zero = torch.clamp(torch.round(-lo / scale), 0, qmax)
         for x in group:
             codes.append(int(torch.clamp(torch.round(x / scale) + zero, 0, qmax)))
@@ -217,7 +223,8 @@ def test_quantize_uint_keeps_zero_exact_and_constant_groups(device):
     q = quantize_uint(w, 4, group_size=4)
     back = dequantize(q)
     assert torch.equal(back[0], w[0])
-    assert torch.allclose(back[1], w[1])
+    # 2.0 is the top code; the float16 scale (2 / 15 rounded up) brings it back within half a step
+    assert bool(((back[1] - w[1]).abs() <= q.scale[1].float() / 2).all())
     assert back[2, 1] == 0.0
 
 
@@ -230,10 +237,13 @@ def test_quantize_trits_matches_ternary(device, dtype):
             q = quantize_trits(w, scheme=scheme, group_size=group_size)
             assert q.packed.scheme == scheme and q.zero_point is None and q.group_size == group_size
             assert torch.equal(unpack(q.packed), codes)
-            assert q.scale.dtype == dtype and torch.equal(q.scale, scale)
+            # the scale is stored as float16, rounded up
+            assert q.scale.dtype == torch.float16 and q.scale.shape == scale.shape
+            assert bool((q.scale.float() >= scale.float()).all())
+            assert bool(((q.scale.float() - scale.float()) <= scale.float().abs() * 2**-10).all())
             back = dequantize(q)
-            assert back.dtype == dtype
-            assert torch.equal(back, dequantize_ternary(codes, scale, group_size=group_size))
+            assert back.dtype == torch.float32
+            assert torch.equal(back, dequantize_ternary(codes, q.scale.float(), group_size=group_size))
 
 
 @pytest.mark.parametrize(
@@ -327,9 +337,9 @@ def test_layout_drawing_in_docstring_is_what_is_written(tmp_path):
                            "conv1.weight::zero_point", "fc.bias"}
     assert set(header["__metadata__"]) == {METADATA_KEY}
     assert header["conv1.weight::packed"]["dtype"] == "U8" and header["conv1.weight::packed"]["shape"] == [64, 3, 7, 4]
-    assert header["conv1.weight::scale"]["dtype"] == "F32" and header["conv1.weight::zero_point"]["dtype"] == "U8"
+    assert header["conv1.weight::scale"]["dtype"] == "F16" and header["conv1.weight::zero_point"]["dtype"] == "U8"
     layout = json.loads(header["__metadata__"][METADATA_KEY])
-    assert (layout["format"], layout["version"]) == ("lowbit_ref.checkpoint", 1)
+    assert (layout["format"], layout["version"]) == ("lowbit_ref.checkpoint", 2)
     conv = dict(layout["tensors"]["conv1.weight"])
     assert len(conv.pop("sha256")) == 64
     assert conv == {"kind": "quantized", "scheme": "uint", "bits": 4, "order": "lsb", "dim": 3,
@@ -376,7 +386,7 @@ def test_a_failed_save_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "save_file", broken)
+    monkeypatch.setattr(checkpoint.format, "save_file", broken)
     with pytest.raises(OSError, match="disk full"):
         save(path, {"a": torch.zeros(3)}, overwrite=True)
     assert path.read_bytes() == before
@@ -470,10 +480,11 @@ def test_reshaped_scale_fails_the_checksum(tmp_path):
 
 def test_unknown_version_is_refused(tmp_path):
     path = saved(tmp_path)
-    rewrite(path, lambda layout: layout.update(version=2))
-    with pytest.raises(LowbitError, match=r"m\.safetensors: checkpoint format version 2 is not supported; "
-                                          r"this library reads version 1"):
-        load(path)
+    for version in (3, 0, "2", True):
+        rewrite(path, lambda layout: layout.update(version=version))
+        with pytest.raises(LowbitError, match=r"m\.safetensors: checkpoint format version .* is not supported; "
+                                              r"this library reads versions 1, 2"):
+            load(path)
 
 
 def test_other_format_name_is_refused(tmp_path):
@@ -559,14 +570,14 @@ def test_missing_file_and_bad_device(tmp_path):
 
 
 def test_size_report_counts_every_byte(tmp_path):
-    state = {"w": quantize_uint(torch.randn(8, 10), 4, group_size=10),  # 40 + 8*4 + 8 bytes
-             "t": quantize_trits(torch.randn(3, 11), scheme="base3"),  # 3*3 + 4 bytes
+    state = {"w": quantize_uint(torch.randn(8, 10), 4, group_size=10),  # 40 + 8*2 + 8 bytes
+             "t": quantize_trits(torch.randn(3, 11), scheme="base3"),  # 3*3 + 2 bytes
              "b": torch.zeros(8)}  # 32 bytes
     report = size_report(state)
     assert [(r.name, r.scheme, r.bits, r.shape, r.stored_bytes) for r in report.rows] == [
-        ("w", "uint", 4.0, (8, 10), 80), ("t", "base3", 1.6, (3, 11), 13), ("b", "plain", 32.0, (8,), 32)]
-    assert report.fp32_bytes == (80 + 33 + 8) * 4 and report.stored_bytes == 125
-    assert report.compression == pytest.approx(484 / 125)
+        ("w", "uint", 4.0, (8, 10), 64), ("t", "base3", 1.6, (3, 11), 11), ("b", "plain", 32.0, (8,), 32)]
+    assert report.fp32_bytes == (80 + 33 + 8) * 4 and report.stored_bytes == 107
+    assert report.compression == pytest.approx(484 / 107)
     path = tmp_path / "m.safetensors"
     save(path, state)
     from_file = size_report(path)
@@ -586,8 +597,8 @@ def test_cli_inspect_prints_the_table(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["name", "scheme", "bits", "shape", "stored", "bytes"]
     assert lines[1].split()[:3] == ["layer1.conv.weight", "uint", "4"]
-    # 8x16 codes at 4 bits, then per row a float32 scale and a uint8 zero point
-    assert lines[1].split()[-1] == f"{64 + 8 * 5:,}"
+    # 8x16 codes at 4 bits, then per row a float16 scale and a uint8 zero point
+    assert lines[1].split()[-1] == f"{64 + 8 * 3:,}"
     assert lines[3].split()[:3] == ["fc.weight", "base3", "1.6"]
     assert "file (with header)" in done.stdout and "compression vs fp32" in done.stdout
 
@@ -783,3 +794,35 @@ def test_load_model_refuses_a_model_the_file_does_not_fit(tmp_path):
         load_model(path, "net")
     with pytest.raises(LowbitError, match="checkpoint file not found"):
         load_model(tmp_path / "missing.safetensors", small_net())
+
+
+def test_a_version_1_file_still_loads(tmp_path):
+    """Version 1 padded 2-bit ternary with field 0 (trit -1); version 2 pads with field 1 (trit 0).
+    Padding is never unpacked, so a version-1 file (its padding fields zeroed, its layout saying
+    version 1, its checksums its own) loads to the same trits."""
+    from lowbit_ref.checkpoint.format import _digest
+
+    trits = torch.tensor([[1, -1, 0, 1, -1], [0, 0, 1, -1, 1]], dtype=torch.int8)
+    q = quantize_trits(trits.float(), scheme="ternary2")
+    path = tmp_path / "v1.safetensors"
+    save(path, {"t": q, "b": torch.ones(2)})
+
+    def to_version_1(layout):
+        layout["version"] = 1
+        for name, entry in layout["tensors"].items():
+            if name == "t":
+                data = v1_data
+                tensors = [data, q.scale]
+            else:
+                tensors = [torch.ones(2)]
+            bare = {k: v for k, v in entry.items() if k != "sha256"}
+            entry["sha256"] = _digest(bare, tensors)
+
+    v1_data = q.packed.data.clone()
+    v1_data[:, 1] &= 0b11  # the fifth trit stays, the three padding fields become 0
+    rewrite(path, to_version_1, lambda tensors: tensors.update({"t::packed": v1_data}))
+    assert layout_of(path)["version"] == 1
+    loaded = load(path)
+    assert torch.equal(loaded["t"].packed.data, v1_data)
+    assert torch.equal(unpack(loaded["t"].packed), trits)
+    assert torch.equal(dequantize(loaded["t"]), dequantize(q))
