@@ -49,7 +49,7 @@ from typing import Callable
 
 import torch
 
-from . import base3, bitstream, loop, ternary, uintx
+from . import base3, bench_formats, bitstream, loop, ternary, uintx
 from .bench_common import TARGET_VALUES, TARGETS, Row, expect, measure, plot, table, write_csv  # noqa: F401
 from .errors import LowbitError
 
@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop-log2-size", type=int, default=16, help="values for the Python loop: 2**N (0: skip)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the best of them counts (default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help=f"comma-separated, from {','.join(FORMATS)}; also tq2_0,tq1_0 (lowbit_ref.bench_formats)")
     parser.add_argument("--no-baselines", action="store_true", help="leave the textbook baselines out")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the Triton kernels")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
@@ -255,9 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lowbit_ref.bench: CPU, {args.threads} thread(s), 2**{args.log2_size} values "
               f"(loop: 2**{args.loop_log2_size}), best of {args.repeat}; torch {torch.__version__}"
               + (" [smoke: correctness only]" if args.smoke else ""))
+        wild = tuple(f for f in formats if f in bench_formats.FORMATS)
+        formats = tuple(f for f in formats if f not in bench_formats.FORMATS)
+        progress = lambda s: print(f"  measuring {s} ...", file=sys.stderr, flush=True)  # noqa: E731
         rows = run(log2_size=args.log2_size, loop_log2_size=args.loop_log2_size, repeat=args.repeat,
                    formats=formats, baselines=not args.no_baselines, device=args.device, threads=args.threads,
-                   progress=lambda s: print(f"  measuring {s} ...", file=sys.stderr, flush=True))
+                   progress=progress) if formats else []
+        if wild:
+            rows += bench_formats.run(log2_size=args.log2_size, repeat=args.repeat, formats=wild,
+                                      threads=args.threads, progress=progress)
     print(table(rows))
     copies = [r.floor_gbps for r in rows if r.values == 1 << args.log2_size]
     if copies:

@@ -228,6 +228,8 @@ class PackedLinear(nn.Module):
     def _use_kernel(self, x: torch.Tensor) -> bool:
         if x.device.type != "cuda" or self.scheme == "base3" or (self.scheme == "uint" and self.bits not in (1, 2, 4)):
             return False
+        # Imported here, not at the top: kernels imports Triton (seconds, and optional), which only a
+        # CUDA input needs. kernels imports nothing of nn, so this adds no cycle.
         from . import kernels
 
         return kernels.triton_available()

@@ -475,3 +475,52 @@ def test_docstring_examples():
         for test in doctest.DocTestFinder().find(getattr(kernels, name), name, globs=vars(kernels).copy()):
             runner.run(test)
     assert runner.failures == 0 and runner.tries >= len(names)
+
+
+# --- batch > 1: matmul_packed (tl.dot) ----------------------------------------------------------
+
+
+def _matmul_case(n_batch, n_rows, n_cols, group_size, scheme, bits, seed, device):
+    from lowbit_ref import ternary, uintx
+
+    g = torch.Generator().manual_seed(seed)
+    if scheme == "ternary2":
+        packed = ternary.pack_ternary(torch.randint(-1, 2, (n_rows, n_cols), dtype=torch.int8, generator=g))
+    else:
+        packed = uintx.pack(torch.randint(0, 2**bits, (n_rows, n_cols), dtype=torch.uint8, generator=g), bits, dim=1)
+    scale = torch.rand(n_rows, -(-n_cols // group_size), generator=g) + 0.5
+    x = torch.randn(n_batch, n_cols, generator=g)
+    return packed.to(device), scale.to(device), x.to(device)
+
+
+@pytest.mark.parametrize("scheme, bits", [("ternary2", 2), ("uint", 4), ("uint", 1)])
+@pytest.mark.parametrize("n_batch, n_rows, n_cols, group_size", [(3, 5, 7, 4), (17, 20, 33, 8), (16, 16, 64, 64)])
+def test_matmul_packed_agrees_with_its_reference_and_with_matvec(kdevice, scheme, bits, n_batch, n_rows, n_cols, group_size):
+    packed, scale, x = _matmul_case(n_batch, n_rows, n_cols, group_size, scheme, bits, 7, kdevice)
+    got = kernels.matmul_packed(packed, scale, x, group_size=group_size)
+    want = kernels.matmul_reference(packed, scale, x, group_size=group_size)
+    assert got.shape == (n_batch, n_rows) and got.dtype == x.dtype
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    # row by row it is the batch-1 product, up to the fp16 rounding of the operands
+    rows = torch.stack([kernels.matvec_reference(packed, scale, row, group_size=group_size) for row in x])
+    torch.testing.assert_close(got, rows, rtol=2e-2, atol=5e-2)
+
+
+def test_matmul_packed_tiles_and_empty_shapes(kdevice):
+    packed, scale, x = _matmul_case(40, 33, 70, 16, "ternary2", 2, 3, kdevice)
+    want = kernels.matmul_reference(packed, scale, x, group_size=16)
+    for blocks in [dict(block_b=16, block_n=16, block_k=16), dict(block_b=32, block_n=64, block_k=32)]:
+        torch.testing.assert_close(kernels.matmul_packed(packed, scale, x, group_size=16, **blocks), want, rtol=1e-4, atol=1e-4)
+    assert kernels.matmul_packed(packed, scale, x[:0], group_size=16).shape == (0, 33)
+
+
+def test_matmul_packed_checks_its_arguments():
+    packed, scale, x = _matmul_case(2, 3, 8, 4, "ternary2", 2, 1, "cpu")
+    with pytest.raises(LowbitError, match=r"x must be a 2-D tensor \(batch, in_features\), got \(8,\)"):
+        kernels.matmul_packed(packed, scale, x[0], group_size=4)
+    with pytest.raises(LowbitError, match=r"x must have shape \(batch, 8\)"):
+        kernels.matmul_packed(packed, scale, x[:, :4], group_size=4)
+    with pytest.raises(LowbitError, match="block_k must be at least 16"):
+        kernels.matmul_packed(packed, scale, x, group_size=4, block_k=8)
+    with pytest.raises(LowbitError, match="scale must have shape"):
+        kernels.matmul_reference(packed, scale[:, :1], x, group_size=4)
