@@ -147,11 +147,8 @@ def _unpack_uint(packed: PackedTensor, *, out: torch.Tensor | None = None) -> to
     """``unpack`` for scheme "uint" (registered with ``lowbit_ref.packed``).
 
     >>> x = torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int16)
-    >>> unpack(pack(x, 3, dim=0)).equal(x)
-    True
-    >>> buffer = torch.empty(2, 3, dtype=torch.int16)
-    >>> unpack(pack(x, 3), out=buffer) is buffer
-    True
+    >>> unpack(pack(x, 3, dim=0)).equal(x), unpack(pack(x, 3), out=torch.empty_like(x)).equal(x)
+    (True, True)
     """
     n = packed.shape[packed.dim] if packed.shape else 1
     if out is not None:
@@ -271,7 +268,7 @@ def _chunk(groups: int, bytes_per_group: int, device: torch.device) -> int:
     return max(1, min(groups, _CHUNK_BYTES // bytes_per_group) if device.type == "cpu" else groups)
 
 
-def _spans(total: int, chunk: int):
+def _spans(total: int, chunk: int):  # (start, end) of each chunk
     return ((s, min(total, s + chunk)) for s in range(0, total, chunk))
 
 
@@ -344,16 +341,12 @@ def _shift_into(x: torch.Tensor, shift: int, out: torch.Tensor) -> None:
 
 
 def register_fast_path(pack_impl: Callable, unpack_impl: Callable) -> None:
-    """Let ``pack_impl``/``unpack_impl`` do the work of ``_pack_plain``/``_unpack_plain`` (same
-    arguments, same bytes). lowbit_ref._uintx_fast registers itself here when lowbit_ref is imported."""
+    """Use ``pack_impl``/``unpack_impl`` (arguments and bytes of ``_pack_plain``/``_unpack_plain``)."""
     _IMPL["pack"], _IMPL["unpack"] = pack_impl, unpack_impl
 
 
 def _pack_plain(values, bits, dim, order, out, offset, top) -> torch.Tensor | None:
-    """``pack_bits`` after its checks, the plain way: pad, then pack by slices.
-
-    None when a field would exceed ``top`` (the caller raises, naming the value).
-    """
+    """``_pack_fields`` the plain way: pad with ``offset``, then pack by slices."""
     x = values.reshape(1) if values.dim() == 0 else values
     outer, n, inner = _split_shape(x.shape, dim)
     out_shape = x.shape[:dim] + (math.ceil(n * bits / 8),) + x.shape[dim + 1 :]
@@ -390,8 +383,7 @@ def _unpack_plain(data, bits, n, dim, order, dtype, out, offset, top) -> torch.T
 
 
 def _pack_fields(values, bits, dim, order, out, offset, top) -> torch.Tensor | None:
-    """The bytes of ``values + offset`` as ``bits``-bit fields, arguments already checked; None
-    when a field would exceed ``top`` (the caller raises, naming the value)."""
+    """Bytes of ``values + offset`` as fields (arguments checked); None if a field exceeds ``top``."""
     return _IMPL["pack"](values, bits, dim, order, out, offset, top)
 
 
