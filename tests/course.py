@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "grader"))
-from common import topic  # noqa: E402,F401  (lesson folder -> topic name)
+sys.path.insert(0, str(ROOT))
+from grader.common import topic  # noqa: E402,F401  (lesson folder -> topic name)
 
 LESSONS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
 
