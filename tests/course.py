@@ -35,8 +35,11 @@ def copy_course(dest: Path, with_grader: bool = True) -> Path:
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     for folder in ("solutions", "lessons"):
         shutil.copytree(ROOT / folder, dest / folder)
+    # the library's source too, as in a clone (grading must leave it unchanged; the kernels import
+    # the installed one)
+    shutil.copytree(ROOT / "lowbit_ref", dest / "lowbit_ref", ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "grader").mkdir(exist_ok=True)
-    for script in (ROOT / "grader").glob("*.py"):  # nbgrader_config.py imports grader/plugins.py
+    for script in (ROOT / "grader").glob("*.py"):  # nbgrader_config.py imports grader.plugins
         shutil.copy(script, dest / "grader")
     if with_grader:
         for folder in ("answers", "checks", "samples"):
