@@ -178,8 +178,10 @@ class Sandbox:
                 if not self.process.stdout.readline():
                     raise EOFError
         except (OSError, TimeoutError, EOFError):
+            old_homes = [*getattr(self, "old_homes", []), self.home]  # the caller's job folder is in it
             self.close(keep_home=True)
             self.__init__(self.blocked)
+            self.old_homes = old_homes
 
     def close(self, keep_home: bool = False) -> None:
         with contextlib.suppress(OSError):
@@ -188,7 +190,8 @@ class Sandbox:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         if not keep_home:
-            shutil.rmtree(self.home, ignore_errors=True)
+            for home in [*getattr(self, "old_homes", []), self.home]:
+                shutil.rmtree(home, ignore_errors=True)
 
 
 def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, calls: list, time_limit: float) -> dict:

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import importlib.util
 import os
+import shutil
 import socket
 import sqlite3
 import sys
@@ -207,3 +208,14 @@ def test_zip_of_downloads_is_collected_into_submitted(tmp_path):
         "bob.smith/01_bits_and_loops/01_bits_and_loops.ipynb",
     ]
     assert all((course / "grader" / "submitted" / p).read_bytes() == sample for p in collected)
+
+
+def test_no_sandbox_grades_a_trusted_class_and_warns_twice(tmp_path):
+    course = copy_course(tmp_path, with_grader=False)
+    target = course / "grader" / "submitted" / "alice" / "01_bits_and_loops"
+    shutil.copytree(ROOT / "grader" / "samples" / "sample_correct" / "01_bits_and_loops", target)
+    result = run([sys.executable, "grader/grade.py", "--no-sandbox", "--jobs", "1", "--timeout", "30", "01_bits_and_loops"], cwd=course)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("WARNING: --no-sandbox") and sum(line.startswith("WARNING: --no-sandbox") for line in lines) == 2
+    assert "alice" in result.stdout and " 8.0 / 8" in result.stdout
+    assert lines[-1] == "0 submissions could not be graded"
