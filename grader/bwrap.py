@@ -100,6 +100,10 @@ def require() -> str:
     return path
 
 
+KEEP_ENV = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONSAFEPATH", "PYTHONHASHSEED", "PYTHONWARNINGS",
+            "NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES"}
+KEEP_ENV_PREFIXES = ("LC_", "LOWBIT_", "TRITON_")
+
 _uids = itertools.count()
 
 
@@ -172,10 +176,14 @@ def command(argv: list[str], *, shared: Path, work: Path | None = None, submissi
             inner = ["sh", "-c", 'cp -R /tmp/.submission/. . && exec "$@"', "sandbox"]
     args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
              "--die-with-parent", "--hostname", "sandbox"]
-    for var, value in {"HOME": "/tmp", "TMPDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython",
-                       "MPLCONFIGDIR": "/tmp/.matplotlib", "XDG_CACHE_HOME": "/tmp/.cache"}.items():
+    # A clean environment: the grader's variables (tokens, passwords) would otherwise be one
+    # print() away from a student's feedback page. Kept: locale, paths, and the course's settings.
+    args += ["--clearenv"]
+    kept = {var: value for var, value in os.environ.items() if var in KEEP_ENV or var.startswith(KEEP_ENV_PREFIXES)}
+    kept.update({"HOME": "/tmp", "TMPDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython",
+                 "MPLCONFIGDIR": "/tmp/.matplotlib", "XDG_CACHE_HOME": "/tmp/.cache"})
+    for var, value in sorted(kept.items()):
         args += ["--setenv", var, value]
-    args += ["--unsetenv", "JPY_PARENT_PID"]
     if root_user:
         # bwrap keeps only these two capabilities for setpriv, which drops them with the user id
         uid = uid if uid is not None else _sandbox_uid()

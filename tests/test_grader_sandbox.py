@@ -59,7 +59,9 @@ def test_grade_refuses_without_bubblewrap_and_says_what_to_install(tmp_path):
 
 
 @needs_bwrap
-def test_the_course_is_invisible_and_the_system_read_only(tmp_path):
+def test_the_course_is_invisible_and_the_system_read_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
+    monkeypatch.setenv("LOWBIT_CELL_TIMEOUT", "7")
     out = sandboxed(f"""
         import os, lowbit_ref
         root = {str(ROOT)!r}
@@ -72,7 +74,9 @@ def test_the_course_is_invisible_and_the_system_read_only(tmp_path):
             except OSError as error:
                 print("refused", type(error).__name__)
         print("uid", os.getuid())
+        print("env", os.environ.get("GRADER_SECRET_TOKEN"), os.environ.get("LOWBIT_CELL_TIMEOUT"), os.environ["HOME"])
     """, tmp_path)
+    assert "env None 7 /tmp" in out  # the grader's own variables stay outside
     assert "grader False solutions False" in out
     assert "library True" in out  # importable, read-only
     assert "wrote" not in out and out.count("refused") == 3
