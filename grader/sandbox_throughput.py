@@ -1,7 +1,7 @@
 """Throughput of grading with and without the sandbox, on the same submissions, in one run.
 
-    python grader/throughput.py                    # lesson 01, its honest samples, --jobs 2, 2 rounds
-    python grader/throughput.py --rounds 3 --copies 2 02_vectorized_packing
+    python grader/sandbox_throughput.py                    # lesson 01, its honest samples, --jobs 2, 2 rounds
+    python grader/sandbox_throughput.py --rounds 3 --copies 2 02_vectorized_packing
 
 Copies the course to a temporary folder, puts `--copies` copies of the lesson's honest sample
 submissions (correct, blank, partial, noisy, ...) in grader/submitted/, and grades them with
