@@ -26,11 +26,12 @@ define install
 	touch $@
 endef
 
-.PHONY: lab test grade samples lessons clean-grades clean help system-deps
+.PHONY: lab test gpu-check grade samples lessons clean-grades clean help system-deps
 
 help:
 	@echo "make lab           open the course in JupyterLab (students)"
 	@echo "make test          run every test: library, notebooks, grading pipeline"
+	@echo "make gpu-check     on a CUDA GPU: every CUDA test and the kernel benchmark, one summary table"
 	@echo "make grade         grade the sample submissions: autograde, feedback, CSV (instructors)"
 	@echo "make lessons       regenerate lessons/ from solutions/ with nbgrader (contributors)"
 	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
@@ -67,6 +68,11 @@ system-deps:
 test: $(STAMP)
 	@for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || { $(MAKE) --no-print-directory system-deps || exit 1; break; }; done
 	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider $(PYTEST_ARGS)
+
+# Every CUDA test and the GPU benchmark in one run (under 5 minutes on an H100); says so and
+# succeeds where there is no CUDA GPU.
+gpu-check: $(STAMP)
+	$(BIN)/python -m lowbit_ref.gpucheck
 
 grade: $(STAMP)
 	$(BIN)/python grader/grade.py --samples

@@ -64,3 +64,10 @@ c.FileNameCollectorPlugin.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.-]+)_(?P
 
 # The release keeps nbgrader's standard stub; hidden tests are stripped from it.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Release: graded test cells get the `raises-exception` tag, so Run All goes past an unfinished
+# exercise to the demos below it (grader/release_tags.py). Grading ignores tags.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from grader.release_tags import TagTestCells  # noqa: E402
+
+c.GenerateAssignment.preprocessors = GenerateAssignment.class_traits()["preprocessors"].default() + [TagTestCells]

@@ -345,6 +345,10 @@ def _verify(notebook: dict, checks_module, time_limit: float, sandbox: Sandbox) 
             verdicts[test_id] = report["failure"]
         else:
             verdicts[test_id] = judge(check, report["results"][index], report["outputs"])
+    # Checks on the answers' source, made here where no student code runs (e.g. "no division").
+    for test_id, reason in getattr(checks_module, "static_checks", lambda _cells: {})(dict(cells)).items():
+        if reason and verdicts.get(test_id) is None:
+            verdicts[test_id] = reason
     return verdicts
 
 

@@ -1,16 +1,22 @@
 """lowbit_ref: the reference library behind the lowbit course.
 
-Every lesson's algorithm, correct and device-agnostic. One concept per module:
+Every lesson's algorithm, correct and device-agnostic. One concept per module, and imports go
+one way (each module imports only modules above it in this list):
 
+- ``errors``: ``LowbitError``, the one error class;
+- ``checks``: the argument checks every packer shares (one message per mistake);
+- ``packed``: ``PackedTensor``, the bytes plus the layout that made them, and ``unpack``, which
+  sends each scheme to the unpacker its module registered;
+- ``bitstream``: the bit stream one bit at a time, the oracle of the tests and the benchmark;
 - ``loop``: plain Python-loop packing, slow on purpose (lesson 01);
-- ``uintx``: vectorized pack/unpack for every width 1..8, any dim, both bit orders (lesson 02);
+- ``uintx``: pack/unpack for every width 1..8, any dim, both bit orders, by slices (lesson 02);
+  ``_uintx_fast`` does the same faster when the packed dim is innermost;
 - ``ternary``: absmean ternary quantization and 2-bit ternary packing (lesson 03);
 - ``base3``: five trits per byte, with a fast unpack (lesson 04);
 - ``checkpoint``: mixed-bitwidth checkpoints in one safetensors file (lesson 05);
 - ``kernels``: Triton kernels, on a GPU or in Triton's interpreter (lesson 06);
 - ``bench``: ``python -m lowbit_ref.bench``, throughput against a plain copy;
-- ``packed``: ``PackedTensor``, the bytes plus the layout that made them;
-- ``errors``: ``LowbitError``, the one error class;
+  ``gpucheck``: ``python -m lowbit_ref.gpucheck``, every CUDA test and figure in one run;
 - ``widgets``: ipywidgets and plots for the notebooks (imported on demand, never here).
 
 >>> import torch, lowbit_ref
@@ -21,11 +27,14 @@ tensor([177], dtype=torch.uint8)
 tensor([1, 0, 3, 2], dtype=torch.uint8)
 """
 
+# The scheme modules register their unpackers with lowbit_ref.packed as they are imported:
+# importing all three here makes `unpack` complete whatever a caller imports.
+from . import _uintx_fast  # noqa: F401  (registers the fast path of uintx)
 from .base3 import pack_base3, unpack_base3
 from .errors import LowbitError
-from .packed import PackedTensor
+from .packed import PackedTensor, unpack
 from .ternary import dequantize_ternary, pack_ternary, quantize_ternary
-from .uintx import pack, unpack
+from .uintx import pack
 
 # The checkpoint names load on first use, so `python -m lowbit_ref.checkpoint` does not find its
 # own module already imported (runpy warns about that).

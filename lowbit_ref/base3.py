@@ -17,16 +17,14 @@ A row whose length is not a multiple of 5 is padded with trits 0 (digit 1), so a
 reads the padding anyway multiplies by 0: ``[1]`` packs to ``2 + 3 + 9 + 27 + 81 = 122``.
 Bytes 243..255 never occur; the unpackers reject them instead of decoding garbage.
 
-Fast unpack, chosen by measurement: a 243-entry table maps each byte to its 5 trits, so
-unpacking is one table lookup per byte and no per-digit division. Timed at 2**26 trits on one
-thread of a shared 2-core x86 VM (tiled as below): table 44 ms; llama.cpp's TQ1_0 decoding 68 ms
-(it stores ``ceil(v * 256 / 243)`` so that ``(q * 3) >> 8`` reads the most significant digit,
-then keeps the low 8 bits; int16 temporaries); division and modulo 660 ms. Packing along the
-last dim builds partial sums over whole rows and keeps every fifth (``_bytes_of_rows``); along
-other dims, five uint8 multiply-adds per byte. On the CPU both work in tiles of ``TILE`` packed
-bytes, so temporaries stay in cache and the trits are checked while they are there. With
-``out=`` buffers, pack takes about 28 ms and unpack 30 ms at 2**26 trits, where a copy of the
-same bytes (77 MiB read and written) takes about 6 ms: ``python -m lowbit_ref.bench``.
+Fast unpack: a 243-entry table maps each byte to its 5 trits, so unpacking is one table lookup
+per byte and no per-digit division. (llama.cpp's TQ1_0 decodes instead by storing
+``ceil(v * 256 / 243)`` so that ``(q * 3) >> 8`` reads the most significant digit; on the CPU the
+table was faster here, and both beat division and modulo by far: ``python -m lowbit_ref.bench``
+measures the table against division.) Packing along the last dim builds partial sums over whole
+rows and keeps every fifth (``_bytes_of_rows``); along other dims, five uint8 multiply-adds per
+byte. On the CPU both work in tiles of ``TILE`` packed bytes, so temporaries stay in cache and the
+trits are checked while they are there.
 
 ``pack_base3_powers`` and ``unpack_base3_divmod`` are the slow, obvious references (digits times
 powers of three, summed; division and modulo per digit) that tests and benchmarks compare with.
@@ -39,12 +37,11 @@ import math
 
 import torch
 
+from .checks import TRIT_DTYPES, check_dim, check_out, check_trit_dtype, check_trits, first_bad
 from .errors import LowbitError
-from .packed import PackedTensor
-from .ternary import _check_dim, _check_packed, _check_trit_dtype, _first_bad, check_trits
-from .uintx import check_out
+from .packed import PackedTensor, check_packed, register_unpacker
 
-#: Packed bytes per tile on the CPU (measured at 2**26 trits: 2**17 beat 2**14 .. 2**16 and tied 2**18).
+#: Packed bytes per tile on the CPU (the fastest of 2**14 .. 2**18 on a 2-core x86 machine).
 TILE = 1 << 17
 #: Digit weights of the five trits of a byte, first trit first.
 POWERS = (1, 3, 9, 27, 81)
@@ -88,7 +85,7 @@ def _check_bytes(data: torch.Tensor, caller: str) -> None:
 
 
 def _raise_bad_byte(data: torch.Tensor, caller: str) -> None:
-    index, byte = _first_bad(data > 242, data)
+    index, byte = first_bad(data > 242, data)
     raise LowbitError(
         f"{caller}: packed byte {byte} at index {index} is not a "
         "base-3 byte; five trits make 0..242 (3**5 = 243 values)"
@@ -97,7 +94,7 @@ def _raise_bad_byte(data: torch.Tensor, caller: str) -> None:
 
 def _check_unpack(packed, caller: str) -> tuple[torch.Tensor, int]:
     """The packed bytes as ``(A, L, C)`` and the original length ``n`` along the packed dim."""
-    _check_packed(packed, "base3", caller)
+    check_packed(packed, "base3", caller, TRIT_DTYPES)
     _check_bytes(packed.data, caller)
     return _around(packed.data, packed.dim), (list(packed.shape) or [1])[packed.dim]  # (A, L, C), n
 
@@ -167,8 +164,8 @@ def pack_base3(trits: torch.Tensor, *, dim: int = -1, out: torch.Tensor | None =
     >>> unpack_base3(p)
     tensor([ 1,  0, -1, -1,  1,  1], dtype=torch.int8)
     """
-    _check_trit_dtype(trits)
-    d = _check_dim(dim, trits.shape, "pack_base3")
+    check_trit_dtype(trits)
+    d = check_dim(dim, trits.shape, "pack_base3")
     length = -(-(list(trits.shape) or [1])[d] // 5)
     shape = _packed_shape(trits.shape, d, length)
     if out is not None:
@@ -236,7 +233,7 @@ def unpack_base3(packed: PackedTensor, *, out: torch.Tensor | None = None) -> to
     tensor([[ 1, -1,  0],
             [ 0,  1, -1]])
     """
-    _check_packed(packed, "base3", "unpack_base3")
+    check_packed(packed, "base3", "unpack_base3", TRIT_DTYPES)
     if out is not None:
         check_out(out, packed.shape, packed.dtype, packed.device, packed.data, "packed.data")
     data, n = _around(packed.data, packed.dim), (list(packed.shape) or [1])[packed.dim]  # (A, L, C)
@@ -295,7 +292,7 @@ def pack_base3_powers(trits: torch.Tensor, *, dim: int = -1) -> PackedTensor:
     tensor([167, 122], dtype=torch.uint8)
     """
     check_trits(trits)
-    d = _check_dim(dim, trits.shape, "pack_base3_powers")
+    d = check_dim(dim, trits.shape, "pack_base3_powers")
     t = _around(trits, d)  # (A, n, C)
     a, n, c = t.shape
     length = -(-n // 5)
@@ -323,3 +320,6 @@ def unpack_base3_divmod(packed: PackedTensor) -> torch.Tensor:
     digits = _divmod_digits(data.to(torch.int16))  # (A, L, C, 5)
     trits = digits.movedim(-1, 2).reshape(a, 5 * length, c)[:, :n] - 1  # (A, n, C)
     return trits.contiguous().reshape(packed.shape).to(packed.dtype)
+
+
+register_unpacker("base3", unpack_base3)

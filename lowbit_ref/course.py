@@ -119,27 +119,46 @@ def divisions(fn) -> list[str]:
     >>> divisions(f)
     ['x * (256 / 243) // 3']
     """
-    import ast
     import inspect
     import textwrap
 
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    return divisions_in(textwrap.dedent(inspect.getsource(fn)))
+
+
+def divisions_in(source: str, function: str | None = None) -> list[str]:
+    """``divisions`` on source text: of the function ``function`` defined in it (every one of that
+    name), or of the whole text when ``function`` is None. The grader uses it on a submitted
+    cell, where a redefined ``divisions`` cannot change the answer. Source that does not parse
+    raises SyntaxError.
+
+    >>> cell = "TABLE = [v // 3 for v in range(9)]; f = lambda x: x"
+    >>> divisions_in(cell), divisions_in(cell, "f")
+    (['v // 3'], [])
+    """
+    import ast
+
+    tree = ast.parse(source)
+    if function is not None:
+        roots = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function]
+    else:
+        roots = [tree]
 
     def number(node) -> bool:
         return isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
 
     found = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
-            left = node.left if isinstance(node, ast.BinOp) else node.target
-            right = node.right if isinstance(node, ast.BinOp) else node.value
-            if number(left) and number(right):
-                continue
-            if isinstance(node.op, ast.Mod) and isinstance(left, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(left, "value", ""), str):
-                continue
-            found.append(ast.unparse(node))
-        elif isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name.rstrip("_") in _DIVIDING_CALLS:
+    for root in roots:
+        for node in ast.walk(root):
+            if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+                left = node.left if isinstance(node, ast.BinOp) else node.target
+                right = node.right if isinstance(node, ast.BinOp) else node.value
+                if number(left) and number(right):
+                    continue
+                if isinstance(node.op, ast.Mod) and isinstance(left, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(left, "value", ""), str):
+                    continue
                 found.append(ast.unparse(node))
+            elif isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name.rstrip("_") in _DIVIDING_CALLS:
+                    found.append(ast.unparse(node))
     return found

@@ -9,22 +9,28 @@ original tensor: same shape, dtype and device.
 row: ``ceil(n * bits / 8)`` for the bit-stream schemes, ``ceil(n / 5)`` for base-3.
 The metadata is checked when a ``PackedTensor`` is made, so one whose bytes disagree with its
 shape cannot exist (a truncated or hand-edited tensor is refused, never silently misread).
+
+``unpack(packed)`` is the one unpack for every scheme: it looks the scheme up in a registry that
+each scheme's module fills when it is imported (``lowbit_ref.uintx`` registers "uint",
+``lowbit_ref.ternary`` "ternary2", ``lowbit_ref.base3`` "base3"; importing ``lowbit_ref`` imports
+all three). So this module depends on no scheme, and the schemes depend on it, never the reverse.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
+from .checks import ORDERS
 from .errors import LowbitError, describe
 
 #: How values are stored. "uint": unsigned integers of ``bits`` bits in a bit stream;
 #: "ternary2": int8 trits {-1, 0, 1} stored as trit + 1 in a 2-bit stream;
 #: "base3": int8 trits, five per byte as base-3 digits.
 SCHEMES = ("uint", "ternary2", "base3")
-ORDERS = ("lsb", "msb")
 
 
 def packed_length(n: int, scheme: str, bits: int) -> int:
@@ -114,3 +120,51 @@ class PackedTensor:
             f"PackedTensor(scheme={self.scheme!r}, bits={self.bits}, shape={tuple(self.shape)}, dim={self.dim}, "
             f"order={self.order!r}, dtype={self.dtype}, nbytes={self.nbytes}, device={self.device})"
         )
+
+
+# --- one unpack for every scheme ----------------------------------------------------------------
+
+#: scheme -> ``unpacker(packed, out=None)``, filled by the scheme modules (``register_unpacker``).
+UNPACKERS: dict[str, Callable] = {}
+
+
+def register_unpacker(scheme: str, unpacker: Callable) -> None:
+    """Make ``unpack`` send PackedTensors of ``scheme`` to ``unpacker(packed, out=None)``."""
+    if scheme not in SCHEMES:
+        raise LowbitError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    UNPACKERS[scheme] = unpacker
+
+
+def unpack(packed: PackedTensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The tensor that was packed: same shape, dtype and device, for every scheme.
+
+    ``out``, if given, receives the values and is returned: a contiguous tensor of
+    ``packed.shape`` and ``packed.dtype`` on the packed device, sharing no memory with
+    ``packed.data``.
+
+    >>> import lowbit_ref
+    >>> unpack(lowbit_ref.pack_ternary(torch.tensor([1, 0, -1])))
+    tensor([ 1,  0, -1])
+    """
+    if not isinstance(packed, PackedTensor):
+        raise LowbitError(f"packed must be a PackedTensor (from pack), got {type(packed).__name__}")
+    if packed.scheme not in UNPACKERS:
+        raise LowbitError(
+            f"packed.scheme {packed.scheme!r} has no unpacker registered (registered: {sorted(UNPACKERS)}); "
+            "import lowbit_ref, which registers every scheme"
+        )
+    return UNPACKERS[packed.scheme](packed, out=out)
+
+
+def check_packed(packed, scheme: str, caller: str, dtypes: tuple | None = None) -> PackedTensor:
+    """Raise ``LowbitError`` unless ``packed`` is a PackedTensor of ``scheme`` (and one of ``dtypes``)."""
+    if not isinstance(packed, PackedTensor):
+        raise LowbitError(f"{caller}: packed must be a PackedTensor, got {type(packed).__name__}")
+    if packed.scheme != scheme:
+        raise LowbitError(f"{caller}: packed.scheme must be {scheme!r}, got {packed.scheme!r}")
+    if scheme != "uint" and packed.bits != 2:
+        raise LowbitError(f"{caller}: packed.bits must be 2 for scheme {scheme!r}, got {packed.bits}")
+    if dtypes is not None and packed.dtype not in dtypes:
+        names = ", ".join(str(t).removeprefix("torch.") for t in dtypes)
+        raise LowbitError(f"{caller}: packed.dtype must be one of ({names}), got {packed.dtype}")
+    return packed

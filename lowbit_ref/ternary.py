@@ -8,60 +8,25 @@ weight rounds to the nearest of -scale, 0, +scale:
     code  = clip(round(w / scale), -1, 1)      int8; ties round to even, so w = scale/2 gives 0
 
 The codes cost 2 bits each when stored as ``trit + 1`` in the 2-bit layout of ``lowbit_ref.uintx``
-(scheme "ternary2"; ``lowbit_ref.base3`` gets them down to 1.6 bits).
+(scheme "ternary2", padded with trit 0; ``lowbit_ref.base3`` gets them down to 1.6 bits).
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 
+from .checks import TRIT_DTYPES, check_dim, check_out, check_trit_dtype, check_trits, first_bad
 from .errors import LowbitError, describe
-from .packed import PackedTensor
+from .packed import PackedTensor, check_packed, register_unpacker
+from .uintx import _pack_fields, _unpack_bits
+
+__all__ = ["quantize_ternary", "dequantize_ternary", "pack_ternary", "unpack_ternary2", "check_trits",
+           "FLOAT_DTYPES", "TRIT_DTYPES"]
 
 #: Float dtypes ``quantize_ternary`` accepts; the scale comes back in the same dtype.
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-#: Integer dtypes that hold trits; the packers remember which one and unpack to it.
-TRIT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64)
-
-
-def _first_bad(mask: torch.Tensor, values: torch.Tensor) -> tuple[tuple[int, ...], object]:
-    """Index and value of the first True in ``mask`` (error paths only: it syncs with the device)."""
-    if mask.dim() == 0:
-        return (), values.item()
-    index = tuple(torch.nonzero(mask)[0].tolist())
-    return index, values[index].item()
-
-
-def check_trits(trits, *, name: str = "trits") -> torch.Tensor:
-    """Raise ``LowbitError`` unless ``trits`` is a signed integer tensor of -1, 0 and 1; return it.
-
-    One pass over the values (``aminmax``) and one bool back to the host; the slow search for the
-    offending element runs only when there is one.
-
-    >>> check_trits(torch.tensor([1, 0, -1]))
-    tensor([ 1,  0, -1])
-    """
-    _check_trit_dtype(trits, name)
-    if trits.numel():
-        lo, hi = torch.aminmax(trits)
-        if (lo < -1) | (hi > 1):
-            index, value = _first_bad((trits < -1) | (trits > 1), trits)
-            raise LowbitError(f"{name} must be -1, 0 or 1, got {value} at index {index}")
-    return trits
-
-
-def _check_trit_dtype(trits, name: str = "trits") -> None:
-    """The type half of ``check_trits``: packers that check values chunk by chunk call this first."""
-    if not isinstance(trits, torch.Tensor):
-        raise LowbitError(f"{name} must be a torch.Tensor of -1, 0, 1, got {type(trits).__name__}")
-    if trits.dtype not in TRIT_DTYPES:
-        hint = " (trits are signed: pass t, not t + 1)" if trits.dtype == torch.uint8 else ""
-        raise LowbitError(
-            f"{name} must have a signed integer dtype (int8, int16, int32 or int64), got {trits.dtype}{hint}"
-        )
 
 
 def _check_group_size(group_size, shape: torch.Size, name: str) -> int | None:
@@ -132,7 +97,7 @@ def quantize_ternary(weights: torch.Tensor, *, group_size: int | None = None) ->
     if not torch.isfinite(mean).all():
         bad = ~torch.isfinite(weights)
         if bad.any():
-            index, value = _first_bad(bad, weights)
+            index, value = first_bad(bad, weights)
             raise LowbitError(f"weights must be finite, got {value} at index {index}")
         raise LowbitError(f"weights are too large: the sum of |weights| overflows {acc}")
     scale = mean.to(weights.dtype).clamp_min(torch.finfo(weights.dtype).tiny)
@@ -183,9 +148,9 @@ def dequantize_ternary(codes: torch.Tensor, scale: torch.Tensor, *, group_size: 
 def pack_ternary(trits: torch.Tensor, *, dim: int = -1, out: torch.Tensor | None = None) -> PackedTensor:
     """Pack trits in 2 bits each, stored as ``trit + 1``: scheme "ternary2", 4 trits per byte.
 
-    The 2-bit fields are exactly those of ``lowbit_ref.uintx.pack(trits + 1, 2)``, LSB-first
-    (trit i of a byte at bits ``2*(i % 4)``); padding fields are 0, which reads as trit -1 and
-    which ``unpack_ternary2`` drops::
+    The 2-bit fields are exactly those of ``lowbit_ref.uintx.pack_bits(trits, 2, offset=1)``,
+    LSB-first (trit i of a byte at bits ``2*(i % 4)``); padding fields are 1, trit 0, like base-3's
+    padding (a kernel that reads them multiplies by zero), and ``unpack_ternary2`` drops them::
 
         trits         0     -1     1     0
         trit + 1     01     00    10    01
@@ -207,80 +172,53 @@ def pack_ternary(trits: torch.Tensor, *, dim: int = -1, out: torch.Tensor | None
     >>> p = pack_ternary(torch.tensor([0, -1, 1, 0], dtype=torch.int8))
     >>> p.data, unpack_ternary2(p)
     (tensor([97], dtype=torch.uint8), tensor([ 0, -1,  1,  0], dtype=torch.int8))
+    >>> pack_ternary(torch.tensor([1])).data  # fields 2, then three padding fields 1 (trit 0)
+    tensor([86], dtype=torch.uint8)
     """
-    from .uintx import _LITTLE_ENDIAN, _pack_words, check_out, pack_bits  # uintx imports this module: import late
-
-    _check_trit_dtype(trits)
-    d = _check_dim(dim, trits.shape, "pack_ternary")
+    check_trit_dtype(trits)
+    d = check_dim(dim, trits.shape, "pack_ternary")
     shape = list(trits.shape) or [1]
-    n, inner = shape[d], math.prod(shape[d + 1 :])
-    shape[d] = -(-n // 4)
+    shape[d] = -(-shape[d] // 4)
     if out is not None:
         check_out(out, shape, torch.uint8, trits.device, trits, "trits")
-    whole_bytes = inner == 1 and n % 4 == 0 and trits.numel() > 0  # packed dim innermost, no padding
-    if trits.dtype == torch.int8 and whole_bytes and trits.is_contiguous() and _LITTLE_ENDIAN:
-        # The common case, in one pass: trit + 1 added chunk by chunk in uint8 arithmetic (-1
-        # reads as 255 and wraps to 0), so a digit above 2 is a byte that was not a trit.
-        data = out if out is not None else torch.empty(shape, dtype=torch.uint8, device=trits.device)
-        if _pack_words(trits.view(torch.uint8).view(-1, 4), 2, "lsb", data.view(-1, 1), top=2, offset=1) is None:
-            check_trits(trits)  # raises, naming the first value that is not a trit
-    else:
-        check_trits(trits)
-        digits = (trits.to(torch.int8) + 1).view(torch.uint8)  # 0, 1, 2
-        data = pack_bits(digits, 2, d, "lsb", out=out)
+    # Fields trit + 1 may not exceed 2: a value that is no trit stops the packing.
+    data = _pack_fields(trits, 2, d, "lsb", out, 1, 2)
+    if data is None:
+        check_trits(trits)  # raises, naming the first value that is not a trit
     return PackedTensor(data, 2, trits.shape, d, "lsb", "ternary2", trits.dtype)
-
-
-def _check_dim(dim, shape: torch.Size, caller: str) -> int:
-    """``dim`` as a non-negative index; a 0-d tensor packs as one value along dim 0."""
-    ndim = max(len(shape), 1)
-    if not isinstance(dim, int) or isinstance(dim, bool) or not -ndim <= dim < ndim:
-        raise LowbitError(f"{caller}: dim must be an int in {-ndim}..{ndim - 1} for shape {tuple(shape)}, got {dim!r}")
-    return dim % ndim
-
-
-def _check_packed(packed, scheme: str, caller: str) -> None:
-    if not isinstance(packed, PackedTensor):
-        raise LowbitError(f"{caller}: packed must be a PackedTensor, got {type(packed).__name__}")
-    if packed.scheme != scheme:
-        raise LowbitError(f"{caller}: packed.scheme must be {scheme!r}, got {packed.scheme!r}")
-    if packed.bits != 2:
-        raise LowbitError(f"{caller}: packed.bits must be 2 for scheme {scheme!r}, got {packed.bits}")
-    if packed.dtype not in TRIT_DTYPES:
-        raise LowbitError(
-            f"{caller}: packed.dtype must be a signed integer dtype (int8, int16, int32 or int64), got {packed.dtype}"
-        )
 
 
 def unpack_ternary2(packed: PackedTensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """The trits of a "ternary2" ``PackedTensor``: its original tensor, shape, dtype and device.
 
     A field holding 3 cannot come from ``pack_ternary``; such bytes raise ``LowbitError`` rather
-    than decode to a trit 2 (checked chunk by chunk as the bytes are decoded). ``out``, if given,
-    receives the trits and is returned: a contiguous tensor of ``packed.shape`` and
-    ``packed.dtype``, sharing no memory with ``packed.data``.
+    than decode to a trit 2 (checked chunk by chunk as the bytes are decoded). Padding fields are
+    dropped, whatever they hold (files written before padding was trit 0 padded with field 0).
+    ``out``, if given, receives the trits and is returned: a contiguous tensor of ``packed.shape``
+    and ``packed.dtype``, sharing no memory with ``packed.data``.
 
     >>> unpack_ternary2(pack_ternary(torch.tensor([[1, -1], [0, 1]]), dim=0))
     tensor([[ 1, -1],
             [ 0,  1]])
     """
-    from .uintx import _unpack_bits, check_out
-
-    _check_packed(packed, "ternary2", "unpack_ternary2")
+    check_packed(packed, "ternary2", "unpack_ternary2", TRIT_DTYPES)
     data = packed.data
     n = (list(packed.shape) or [1])[packed.dim]
     rows = None
     if out is not None:
         check_out(out, packed.shape, packed.dtype, packed.device, data, "packed.data")
         rows = out.view(data.shape[: packed.dim] + (n,) + data.shape[packed.dim + 1 :])  # 0-d: (1,)
-    # Fields decode straight to field - 1; a decoded 2 is a field 3.
-    trits = _unpack_bits(data, 2, n, packed.dim, packed.order, packed.dtype, rows, offset=1)
+    # Fields decode straight to field - 1; a field above 2 makes the result None.
+    trits = _unpack_bits(data, 2, n, packed.dim, packed.order, packed.dtype, rows, offset=1, top=2)
     if trits is None:
         # A field is 3 when both of its bits are set; fields start at even bits in both orders.
         bad = data & (data >> 1) & 0b01010101
-        index, byte = _first_bad(bad != 0, data)
+        index, byte = first_bad(bad != 0, data)
         raise LowbitError(
             f"unpack_ternary2: packed byte {byte} at index {index} holds the field "
             "0b11, which no trit packs to (fields are trit + 1: 0, 1 or 2)"
         )
     return out if out is not None else trits.reshape(packed.shape)
+
+
+register_unpacker("ternary2", unpack_ternary2)

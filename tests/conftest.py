@@ -17,7 +17,8 @@ os.environ.pop("NBGRADER_EXECUTION", None)
 
 def _devices():
     yield "cpu"
-    yield pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))
+    no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+    yield pytest.param("cuda", marks=[pytest.mark.cuda, no_cuda])  # `pytest -m cuda` (make gpu-check) runs these
     yield pytest.param(
         "mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no Apple MPS device")
     )

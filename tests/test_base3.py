@@ -157,8 +157,8 @@ def test_sizes():
         ((torch.tensor([0, 2], dtype=u8),), r"got torch\.uint8 \(trits are signed: pass t, not t \+ 1\)"),
         ((torch.tensor([True]),), r"got torch\.bool"),
         (([0, 1],), r"trits must be a torch\.Tensor of -1, 0, 1, got list"),
-        ((torch.zeros(2, 3, dtype=i8), 2), r"dim must be an int in -2\.\.1 for shape \(2, 3\), got 2"),
-        ((torch.zeros(2, 3, dtype=i8), -3), r"dim must be an int in -2\.\.1 for shape \(2, 3\), got -3"),
+        ((torch.zeros(2, 3, dtype=i8), 2), r"dim must be an int in -2\.\.1 for a tensor of shape \(2, 3\), got 2"),
+        ((torch.zeros(2, 3, dtype=i8), -3), r"dim must be an int in -2\.\.1 for a tensor of shape \(2, 3\), got -3"),
         ((torch.zeros(2, 3, dtype=i8), 1.0), r"dim must be an int .* got 1\.0"),
     ],
 )
@@ -176,7 +176,7 @@ def test_pack_errors(packer, args, match):
         (PackedTensor(torch.zeros(1, dtype=u8), 2, (4,), 0, scheme="ternary2", dtype=i8), r"packed\.scheme must be 'base3', got 'ternary2'"),
         (PackedTensor(torch.zeros(1, dtype=u8), 4, (5,), 0, scheme="base3", dtype=i8), r"packed\.bits must be 2 for scheme 'base3', got 4"),
         (PackedTensor(torch.zeros(1, dtype=u8), 2, (5,), 0, scheme="base3", dtype=torch.float32),
-         r"packed\.dtype must be a signed integer dtype .* got torch\.float32"),
+         r"packed\.dtype must be one of \(int8, int16, int32, int64\), got torch\.float32"),
     ],
 )
 def test_unpack_errors(unpacker, packed, match):

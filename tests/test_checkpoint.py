@@ -1,4 +1,4 @@
-"""lowbit_ref.checkpoint (lesson 05): mixed-bitwidth safetensors checkpoints, and the ResNet-50 table."""
+"""lowbit_ref.checkpoint (lesson 05): mixed-bitwidth safetensors checkpoints, and the ResNet-50 table (the quantization records are tested in test_quantize.py)."""
 
 import inspect
 import json
@@ -17,7 +17,6 @@ from lowbit_ref import LowbitError, checkpoint, resnet
 from lowbit_ref.checkpoint import (
     METADATA_KEY,
     QuantizedTensor,
-    bits_for_range,
     dequantize,
     load,
     load_model,
@@ -27,7 +26,6 @@ from lowbit_ref.checkpoint import (
     save_model,
     size_report,
 )
-from lowbit_ref.ternary import dequantize_ternary, quantize_ternary
 from lowbit_ref.uintx import pack, unpack
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,160 +105,6 @@ def mixed_state(device):
     return state
 
 
-# ---------------------------------------------------------------- bits_for_range
-
-
-@pytest.mark.parametrize(
-    "max_value, bits",
-    [(0, 1), (1, 1), (2, 2), (3, 2), (4, 3), (7, 3), (8, 4), (15, 4), (16, 5), (31, 5), (32, 6),
-     (63, 6), (64, 7), (127, 7), (128, 8), (255, 8)],
-)
-def test_bits_for_range_golden(max_value, bits):
-    assert bits_for_range(max_value) == bits
-
-
-def test_bits_for_range_fixes_bitpacks_off_by_one():
-    # BitPack guessed 3 bits for a max of 3 and 5 for a max of 15: one bit wasted each time.
-    assert bits_for_range(3) == 2
-    assert bits_for_range(15) == 4
-
-
-def test_bits_for_range_every_byte():
-    for m in range(256):
-        b = bits_for_range(m)
-        assert m <= 2**b - 1 and (b == 1 or m > 2 ** (b - 1) - 1), m
-        assert bits_for_range(m, min_value=m) == b  # min does not change an unsigned width
-        assert torch.equal(unpack(pack(torch.tensor([m], dtype=torch.uint8), b)), torch.tensor([m], dtype=torch.uint8))
-
-
-@pytest.mark.parametrize("m", [1, 3, 15, 16, 200])
-def test_a_value_too_wide_for_its_width_is_refused_not_wrapped(m):
-    b = bits_for_range(m)
-    if b > 1:
-        with pytest.raises(LowbitError):
-            pack(torch.tensor([m], dtype=torch.uint8), b - 1)
-
-
-@pytest.mark.parametrize(
-    "args, match",
-    [((-1,), r"max_value must be in 0\.\.255.*got -1"),
-     ((256,), r"max_value must be in 0\.\.255.*got 256"),
-     ((3.0,), r"max_value must be an integer, got 3\.0"),
-     ((True,), r"max_value must be an integer, got True"),
-     (("3",), r"max_value must be an integer, got '3'"),
-     ((torch.tensor(3.0),), r"max_value must be an integer"),
-     ((3, -1), r"min_value must be in 0\.\.255.*got -1"),
-     ((3, 5), r"min_value must be <= max_value 3, got 5")],
-)
-def test_bits_for_range_refusals(args, match):
-    with pytest.raises(LowbitError, match=match):
-        bits_for_range(*args)
-
-
-def test_bits_for_range_takes_integer_tensors():
-    assert bits_for_range(torch.tensor(15)) == 4
-
-
-# ---------------------------------------------------------------- quantization records
-
-
-def reference_quantize_uint(w, bits, group_size):
-    """Plain loop over groups, one element at a time: the obvious version."""
-    qmax = 2**bits - 1
-    flat = w.reshape(-1).tolist()
-    g = group_size or len(flat)
-    codes, scales, zeros = [], [], []
-    for start in range(0, len(flat), g):
-        group = torch.tensor(flat[start:start + g])
-        lo, hi = min(group.min(), torch.tensor(0.0)), max(group.max(), torch.tensor(0.0))
-        scale = (hi - lo) / qmax
-        if scale <= 0:
-            scale = torch.tensor(1.0)
-        zero = torch.clamp(torch.round(-lo / scale), 0, qmax)
-        for x in group:
-            codes.append(int(torch.clamp(torch.round(x / scale) + zero, 0, qmax)))
-        scales.append(float(scale))
-        zeros.append(int(zero))
-    return codes, scales, zeros
-
-
-@pytest.mark.parametrize("bits", range(1, 9))
-@pytest.mark.parametrize("group_size", [None, 4, 12])
-def test_quantize_uint_matches_reference(bits, group_size, device):
-    w = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(bits)).to(device)
-    q = quantize_uint(w, bits, group_size=group_size)
-    codes, scales, zeros = reference_quantize_uint(w.cpu(), bits, group_size)
-    assert q.packed.device.type == device.type and q.packed.bits == bits and q.packed.shape == w.shape
-    assert unpack(q.packed).reshape(-1).tolist() == codes
-    assert q.scale.reshape(-1).tolist() == scales
-    assert q.zero_point.reshape(-1).tolist() == zeros
-    assert q.scale.shape == {None: (), 4: (3, 2, 1), 12: (2,)}[group_size]  # ternary's shape, else flat
-    # within range, every value comes back within half a step
-    err = (dequantize(q) - w).abs().reshape(-1, group_size or 24)
-    assert bool((err <= q.scale.reshape(-1, 1) / 2 + 1e-6).all())
-
-
-def test_quantize_uint_packs_along_dim(device):
-    w = torch.randn(8, 16, 1, 1, device=device)  # a 1x1 conv
-    along_last = quantize_uint(w, 4, group_size=16)
-    along_inputs = quantize_uint(w, 4, group_size=16, dim=1)
-    assert along_last.packed.nbytes == 128  # one byte per 4-bit code: the last dim has length 1
-    assert along_inputs.packed.nbytes == 64 and along_inputs.packed.dim == 1
-    assert torch.equal(unpack(along_inputs.packed), unpack(along_last.packed))
-    assert torch.equal(dequantize(along_inputs), dequantize(along_last))
-    t = quantize_trits(torch.randn(6, 4, device=device), scheme="base3", dim=0)
-    assert t.packed.dim == 0 and t.packed.data.shape == (2, 4)
-
-
-def test_quantize_uint_keeps_zero_exact_and_constant_groups(device):
-    w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.0, 2.0, 2.0, 2.0], [-3.0, 0.0, 1.0, 5.0]], device=device)
-    q = quantize_uint(w, 4, group_size=4)
-    back = dequantize(q)
-    assert torch.equal(back[0], w[0])
-    assert torch.allclose(back[1], w[1])
-    assert back[2, 1] == 0.0
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
-def test_quantize_trits_matches_ternary(device, dtype):
-    w = torch.randn(4, 20, generator=torch.Generator().manual_seed(1)).to(device, dtype)
-    for group_size in (None, 10):
-        codes, scale = quantize_ternary(w, group_size=group_size)
-        for scheme in ("ternary2", "base3"):
-            q = quantize_trits(w, scheme=scheme, group_size=group_size)
-            assert q.packed.scheme == scheme and q.zero_point is None and q.group_size == group_size
-            assert torch.equal(unpack(q.packed), codes)
-            assert q.scale.dtype == dtype and torch.equal(q.scale, scale)
-            back = dequantize(q)
-            assert back.dtype == dtype
-            assert torch.equal(back, dequantize_ternary(codes, scale, group_size=group_size))
-
-
-@pytest.mark.parametrize(
-    "call, match",
-    [(lambda: quantize_uint(torch.randn(4), 9), r"bits must be an int in 1\.\.8, got 9"),
-     (lambda: quantize_uint(torch.randn(4), 0), r"bits must be an int in 1\.\.8, got 0"),
-     (lambda: quantize_uint(torch.arange(4), 2), r"weights must be a floating-point tensor, got torch\.int64"),
-     (lambda: quantize_uint(torch.randn(6), 2, group_size=4),
-      r"group_size must .* dividing weights\.numel\(\) = 6, got 4"),
-     (lambda: quantize_uint(torch.tensor([1.0, float("nan")]), 2), r"weights must be finite"),
-     (lambda: quantize_uint(torch.zeros(0), 2), r"weights must have at least one element"),
-     (lambda: quantize_trits(torch.randn(5), scheme="uint"), r"scheme must be 'ternary2' or 'base3', got 'uint'"),
-     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), torch.ones(2), None, 4),
-      r"group_size must be None or a positive int dividing numel 6, got 4"),
-     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), torch.ones(2)),
-      r"scale must be a tensor of 1 value\(s\) for group_size=None and 6 values, got shape \(2,\)"),
-     (lambda: quantize_trits(torch.randn(4, 6), group_size=4), r"group_size must divide the last dimension"),
-     (lambda: QuantizedTensor(pack(torch.zeros(6, dtype=torch.uint8), 2), None, torch.zeros(())),
-      r"zero_point needs a scale"),
-     (lambda: QuantizedTensor(torch.zeros(3)), r"packed must be a PackedTensor, got Tensor"),
-     (lambda: dequantize(torch.zeros(3)), r"q must be a QuantizedTensor, got Tensor")],
-)
-def test_quantization_refusals(call, match):
-    with pytest.raises(LowbitError, match=match):
-        call()
-
-
 # ---------------------------------------------------------------- save / load round trips
 
 
@@ -327,9 +171,9 @@ def test_layout_drawing_in_docstring_is_what_is_written(tmp_path):
                            "conv1.weight::zero_point", "fc.bias"}
     assert set(header["__metadata__"]) == {METADATA_KEY}
     assert header["conv1.weight::packed"]["dtype"] == "U8" and header["conv1.weight::packed"]["shape"] == [64, 3, 7, 4]
-    assert header["conv1.weight::scale"]["dtype"] == "F32" and header["conv1.weight::zero_point"]["dtype"] == "U8"
+    assert header["conv1.weight::scale"]["dtype"] == "F16" and header["conv1.weight::zero_point"]["dtype"] == "U8"
     layout = json.loads(header["__metadata__"][METADATA_KEY])
-    assert (layout["format"], layout["version"]) == ("lowbit_ref.checkpoint", 1)
+    assert (layout["format"], layout["version"]) == ("lowbit_ref.checkpoint", 2)
     conv = dict(layout["tensors"]["conv1.weight"])
     assert len(conv.pop("sha256")) == 64
     assert conv == {"kind": "quantized", "scheme": "uint", "bits": 4, "order": "lsb", "dim": 3,
@@ -349,8 +193,12 @@ def test_no_pickle_in_the_file(tmp_path):
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
     assert raw[8:9] == b"{" and json.loads(raw[8:8 + n])  # a length, JSON, then bytes: no pickle stream
-    source = inspect.getsource(checkpoint)
-    assert "import pickle" not in source and "torch.load" not in source
+    from lowbit_ref import quantize
+    from lowbit_ref.checkpoint import format, model, report
+
+    for module in (checkpoint, format, model, report, quantize):
+        source = inspect.getsource(module)
+        assert "import pickle" not in source and "torch.load" not in source, module.__name__
 
 
 # ---------------------------------------------------------------- overwrite and atomic write
@@ -376,7 +224,7 @@ def test_a_failed_save_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "save_file", broken)
+    monkeypatch.setattr(checkpoint.format, "save_file", broken)
     with pytest.raises(OSError, match="disk full"):
         save(path, {"a": torch.zeros(3)}, overwrite=True)
     assert path.read_bytes() == before
@@ -470,10 +318,11 @@ def test_reshaped_scale_fails_the_checksum(tmp_path):
 
 def test_unknown_version_is_refused(tmp_path):
     path = saved(tmp_path)
-    rewrite(path, lambda layout: layout.update(version=2))
-    with pytest.raises(LowbitError, match=r"m\.safetensors: checkpoint format version 2 is not supported; "
-                                          r"this library reads version 1"):
-        load(path)
+    for version in (3, 0, "2", True):
+        rewrite(path, lambda layout: layout.update(version=version))
+        with pytest.raises(LowbitError, match=r"m\.safetensors: checkpoint format version .* is not supported; "
+                                              r"this library reads versions 1, 2"):
+            load(path)
 
 
 def test_other_format_name_is_refused(tmp_path):
@@ -559,14 +408,14 @@ def test_missing_file_and_bad_device(tmp_path):
 
 
 def test_size_report_counts_every_byte(tmp_path):
-    state = {"w": quantize_uint(torch.randn(8, 10), 4, group_size=10),  # 40 + 8*4 + 8 bytes
-             "t": quantize_trits(torch.randn(3, 11), scheme="base3"),  # 3*3 + 4 bytes
+    state = {"w": quantize_uint(torch.randn(8, 10), 4, group_size=10),  # 40 + 8*2 + 8 bytes
+             "t": quantize_trits(torch.randn(3, 11), scheme="base3"),  # 3*3 + 2 bytes
              "b": torch.zeros(8)}  # 32 bytes
     report = size_report(state)
     assert [(r.name, r.scheme, r.bits, r.shape, r.stored_bytes) for r in report.rows] == [
-        ("w", "uint", 4.0, (8, 10), 80), ("t", "base3", 1.6, (3, 11), 13), ("b", "plain", 32.0, (8,), 32)]
-    assert report.fp32_bytes == (80 + 33 + 8) * 4 and report.stored_bytes == 125
-    assert report.compression == pytest.approx(484 / 125)
+        ("w", "uint", 4.0, (8, 10), 64), ("t", "base3", 1.6, (3, 11), 11), ("b", "plain", 32.0, (8,), 32)]
+    assert report.fp32_bytes == (80 + 33 + 8) * 4 and report.stored_bytes == 107
+    assert report.compression == pytest.approx(484 / 107)
     path = tmp_path / "m.safetensors"
     save(path, state)
     from_file = size_report(path)
@@ -586,8 +435,8 @@ def test_cli_inspect_prints_the_table(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["name", "scheme", "bits", "shape", "stored", "bytes"]
     assert lines[1].split()[:3] == ["layer1.conv.weight", "uint", "4"]
-    # 8x16 codes at 4 bits, then per row a float32 scale and a uint8 zero point
-    assert lines[1].split()[-1] == f"{64 + 8 * 5:,}"
+    # 8x16 codes at 4 bits, then per row a float16 scale and a uint8 zero point
+    assert lines[1].split()[-1] == f"{64 + 8 * 3:,}"
     assert lines[3].split()[:3] == ["fc.weight", "base3", "1.6"]
     assert "file (with header)" in done.stdout and "compression vs fp32" in done.stdout
 
@@ -783,3 +632,35 @@ def test_load_model_refuses_a_model_the_file_does_not_fit(tmp_path):
         load_model(path, "net")
     with pytest.raises(LowbitError, match="checkpoint file not found"):
         load_model(tmp_path / "missing.safetensors", small_net())
+
+
+def test_a_version_1_file_still_loads(tmp_path):
+    """Version 1 padded 2-bit ternary with field 0 (trit -1); version 2 pads with field 1 (trit 0).
+    Padding is never unpacked, so a version-1 file (its padding fields zeroed, its layout saying
+    version 1, its checksums its own) loads to the same trits."""
+    from lowbit_ref.checkpoint.format import _digest
+
+    trits = torch.tensor([[1, -1, 0, 1, -1], [0, 0, 1, -1, 1]], dtype=torch.int8)
+    q = quantize_trits(trits.float(), scheme="ternary2")
+    path = tmp_path / "v1.safetensors"
+    save(path, {"t": q, "b": torch.ones(2)})
+
+    def to_version_1(layout):
+        layout["version"] = 1
+        for name, entry in layout["tensors"].items():
+            if name == "t":
+                data = v1_data
+                tensors = [data, q.scale]
+            else:
+                tensors = [torch.ones(2)]
+            bare = {k: v for k, v in entry.items() if k != "sha256"}
+            entry["sha256"] = _digest(bare, tensors)
+
+    v1_data = q.packed.data.clone()
+    v1_data[:, 1] &= 0b11  # the fifth trit stays, the three padding fields become 0
+    rewrite(path, to_version_1, lambda tensors: tensors.update({"t::packed": v1_data}))
+    assert layout_of(path)["version"] == 1
+    loaded = load(path)
+    assert torch.equal(loaded["t"].packed.data, v1_data)
+    assert torch.equal(unpack(loaded["t"].packed), trits)
+    assert torch.equal(dequantize(loaded["t"]), dequantize(q))

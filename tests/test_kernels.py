@@ -2,8 +2,9 @@
 
 Kernel tests need Triton (an optional extra) and skip without it; the references, the checks
 and the "import works without Triton" tests run everywhere. With no CUDA GPU the kernels run in
-the Triton interpreter, and Triton reads TRITON_INTERPRET once, when it is imported: so this
-module sets it before importing lowbit_ref.kernels (which imports triton). If something in the
+the Triton interpreter, and Triton's jitted functions read TRITON_INTERPRET when they are
+defined, at import: so this module sets it before importing lowbit_ref.kernels (which imports
+triton). If something in the
 same process imported triton before, the kernel tests fail and say so (set the flag in
 conftest.py then).
 """
@@ -26,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lowbit_ref import kernels
+from lowbit_ref import kernels, ternary, uintx
+from lowbit_ref.bitstream import stream_pack_reference
 from lowbit_ref.errors import LowbitError
 from lowbit_ref.kernels import matvec_packed, matvec_reference, unpack_triton
 from lowbit_ref.packed import PackedTensor
@@ -56,20 +58,12 @@ def kdevice(device):
 
 
 def pack_spec(values, bits, *, scheme="uint", order="lsb", dim=-1) -> PackedTensor:
-    """The one layout in the plainest torch: pad each row to whole bytes, OR each slot in at its shift."""
+    """The one layout, from the one oracle (lowbit_ref.bitstream, one bit at a time): ternary2
+    stores trit + 1 and pads with trit 0."""
     dim = dim % max(values.dim(), 1)
-    v = values.reshape(1) if values.dim() == 0 else values
-    v = v.movedim(dim, -1).to(torch.int64) + (1 if scheme == "ternary2" else 0)  # ternary2 stores trit + 1
-    per_byte, n = 8 // bits, v.shape[-1]
-    n_bytes = math.ceil(n * bits / 8)
-    v = torch.nn.functional.pad(v, (0, n_bytes * per_byte - n))  # padding fields are zero bits
-    v = v.reshape(*v.shape[:-1], n_bytes, per_byte)
-    packed = torch.zeros(v.shape[:-1], dtype=torch.int64, device=values.device)
-    for slot in range(per_byte):
-        shift = (per_byte - 1 - slot if order == "msb" else slot) * bits
-        packed |= v[..., slot] << shift
-    data = packed.to(torch.uint8).movedim(-1, dim).contiguous()
-    return PackedTensor(data, bits, values.shape, dim, order, scheme, values.dtype)
+    offset = 1 if scheme == "ternary2" else 0
+    data = stream_pack_reference(values.to(torch.int64), bits, dim, order, offset=offset)
+    return PackedTensor(data.to(values.device), bits, values.shape, dim, order, scheme, values.dtype)
 
 
 def matvec_spec(codes, scale, x, group_size, zero=None) -> torch.Tensor:
@@ -96,22 +90,25 @@ def assert_matvec_close(got, want):
 
 
 def test_pack_spec_draws_the_one_layout():
-    """The reference packer itself, pinned to the layout drawn in kernels.unpack_triton."""
+    """The reference packer, pinned to the layout drawn in kernels.unpack_triton."""
     u8 = torch.uint8
     assert torch.equal(pack_spec(torch.tensor([1, 0, 3, 2], dtype=u8), 2).data, torch.tensor([177], dtype=u8))
     msb = pack_spec(torch.tensor([1, 0, 3, 2], dtype=u8), 2, order="msb")
     assert torch.equal(msb.data, torch.tensor([78], dtype=u8))
     assert torch.equal(pack_spec(torch.tensor([1, 2, 3], dtype=u8), 4).data, torch.tensor([0x21, 0x03], dtype=u8))
-    ternary = pack_spec(torch.tensor([0, -1, 1, 1], dtype=torch.int8), 2, scheme="ternary2")
-    assert torch.equal(ternary.data, torch.tensor([161], dtype=u8))
+    trits = pack_spec(torch.tensor([0, -1, 1, 1], dtype=torch.int8), 2, scheme="ternary2")
+    assert torch.equal(trits.data, torch.tensor([161], dtype=u8))
+    padded = pack_spec(torch.tensor([1], dtype=torch.int8), 2, scheme="ternary2")
+    assert torch.equal(padded.data, torch.tensor([0b01_01_01_10], dtype=u8))  # padding: trit 0
 
 
-def test_pack_spec_agrees_with_uintx():
-    uintx = pytest.importorskip("lowbit_ref.uintx", reason="lowbit_ref.uintx is not written yet")
+def test_pack_spec_agrees_with_uintx_and_ternary():
     values = torch.randint(0, 16, (3, 37), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
     for bits in (1, 2, 4):
         v = values % (1 << bits)
         assert torch.equal(uintx.pack(v, bits).data, pack_spec(v, bits).data), f"bits={bits}"
+    t = values.to(torch.int8) % 3 - 1
+    assert torch.equal(ternary.pack_ternary(t).data, pack_spec(t, 2, scheme="ternary2").data)
 
 
 # --- unpack_triton ------------------------------------------------------------------------------
@@ -183,7 +180,6 @@ def test_unpack_returns_the_original_tensor(case):
 
 
 def test_unpack_reads_pack_ternary(kdevice):
-    ternary = pytest.importorskip("lowbit_ref.ternary", reason="lowbit_ref.ternary is not written yet")
     w = torch.randn(6, 40, generator=torch.Generator().manual_seed(3))
     codes, scale = ternary.quantize_ternary(w, group_size=8)
     packed = ternary.pack_ternary(codes).to(kdevice)
@@ -279,10 +275,16 @@ def test_matvec_matches_reference(case):
 
 
 def test_matvec_ignores_ternary_padding(kdevice):
-    """Padding fields are zero bits, which read as trit -1: they must not reach the sum."""
-    packed = pack_spec(torch.zeros(3, 5, dtype=torch.int8), 2, scheme="ternary2").to(kdevice)
-    y = matvec_packed(packed, torch.ones(3, 1, device=kdevice), torch.ones(5, device=kdevice), group_size=5)
-    assert torch.equal(y.cpu(), torch.zeros(3))
+    """Padding fields must not reach the sum, whatever they hold: trit 0 (field 1, what pack_ternary
+    writes), or field 0, trit -1 (how version-1 checkpoints padded)."""
+    packed = pack_spec(torch.zeros(3, 5, dtype=torch.int8), 2, scheme="ternary2")
+    old = packed.data.clone()
+    old[:, 1] &= 0b11  # the last byte holds one real field; its three padding fields become 0
+    for data in (packed.data, old):
+        w = PackedTensor(data, 2, (3, 5), 1, scheme="ternary2", dtype=torch.int8).to(kdevice)
+        y = matvec_packed(w, torch.ones(3, 1, device=kdevice), torch.ones(5, device=kdevice), group_size=5)
+        assert torch.equal(y.cpu(), torch.zeros(3))
+        assert torch.equal(unpack_triton(w).cpu(), torch.zeros(3, 5, dtype=torch.int8))
 
 
 def test_matvec_per_tensor_scale_as_documented(kdevice):
@@ -400,12 +402,10 @@ os.environ.pop("TRITON_INTERPRET", None)
 import torch, lowbit_ref
 imported = []
 for info in pkgutil.iter_modules(lowbit_ref.__path__):
-    if info.name != "kernels":
-        try:
-            importlib.import_module("lowbit_ref." + info.name)
-            imported.append(info.name)
-        except ImportError:  # a module whose own optional dependency is missing here
-            pass
+    # kernels imports Triton, and bench_gpu imports kernels: the two that may
+    if info.name not in ("kernels", "bench_gpu", "gpucheck"):
+        importlib.import_module("lowbit_ref." + info.name)  # an ImportError fails the test
+        imported.append(info.name)
 result = {"imported": imported, "triton_imported": "triton" in sys.modules, "errors": []}
 from lowbit_ref import kernels
 from lowbit_ref.packed import PackedTensor
@@ -435,11 +435,13 @@ def fresh_process():
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # fresh_process: a new Python importing every module
 def test_only_kernels_imports_triton(fresh_process):
-    assert "packed" in fresh_process["imported"]
+    assert {"packed", "uintx", "bench", "checkpoint", "widgets"} <= set(fresh_process["imported"])
     assert not fresh_process["triton_imported"], f"one of {fresh_process['imported']} imports triton"
 
 
+@pytest.mark.slow
 def test_cpu_without_interpreter_says_how_to_turn_it_on(fresh_process):
     if not kernels.triton_available():
         pytest.skip(TRITON_REASON)
@@ -453,10 +455,15 @@ def test_cpu_without_interpreter_says_how_to_turn_it_on(fresh_process):
 
 
 def test_interpreter_active_reports_the_mode():
+    """False without Triton; otherwise whether TRITON_INTERPRET was on when Triton was imported:
+    conftest.py and this module set it (before any import of triton) exactly when there is no GPU."""
     if not kernels.triton_available():
         assert kernels.interpreter_active() is False
-    elif not torch.cuda.is_available():
-        assert kernels.interpreter_active() is True, "this module sets TRITON_INTERPRET=1 before importing triton"
+    else:
+        flag = os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
+        if not torch.cuda.is_available():
+            assert flag, "this module sets TRITON_INTERPRET=1 before importing triton"
+        assert kernels.interpreter_active() is flag
 
 
 def test_docstring_examples():
@@ -468,3 +475,52 @@ def test_docstring_examples():
         for test in doctest.DocTestFinder().find(getattr(kernels, name), name, globs=vars(kernels).copy()):
             runner.run(test)
     assert runner.failures == 0 and runner.tries >= len(names)
+
+
+# --- batch > 1: matmul_packed (tl.dot) ----------------------------------------------------------
+
+
+def _matmul_case(n_batch, n_rows, n_cols, group_size, scheme, bits, seed, device):
+    from lowbit_ref import ternary, uintx
+
+    g = torch.Generator().manual_seed(seed)
+    if scheme == "ternary2":
+        packed = ternary.pack_ternary(torch.randint(-1, 2, (n_rows, n_cols), dtype=torch.int8, generator=g))
+    else:
+        packed = uintx.pack(torch.randint(0, 2**bits, (n_rows, n_cols), dtype=torch.uint8, generator=g), bits, dim=1)
+    scale = torch.rand(n_rows, -(-n_cols // group_size), generator=g) + 0.5
+    x = torch.randn(n_batch, n_cols, generator=g)
+    return packed.to(device), scale.to(device), x.to(device)
+
+
+@pytest.mark.parametrize("scheme, bits", [("ternary2", 2), ("uint", 4), ("uint", 1)])
+@pytest.mark.parametrize("n_batch, n_rows, n_cols, group_size", [(3, 5, 7, 4), (17, 20, 33, 8), (16, 16, 64, 64)])
+def test_matmul_packed_agrees_with_its_reference_and_with_matvec(kdevice, scheme, bits, n_batch, n_rows, n_cols, group_size):
+    packed, scale, x = _matmul_case(n_batch, n_rows, n_cols, group_size, scheme, bits, 7, kdevice)
+    got = kernels.matmul_packed(packed, scale, x, group_size=group_size)
+    want = kernels.matmul_reference(packed, scale, x, group_size=group_size)
+    assert got.shape == (n_batch, n_rows) and got.dtype == x.dtype
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    # row by row it is the batch-1 product, up to the fp16 rounding of the operands
+    rows = torch.stack([kernels.matvec_reference(packed, scale, row, group_size=group_size) for row in x])
+    torch.testing.assert_close(got, rows, rtol=2e-2, atol=5e-2)
+
+
+def test_matmul_packed_tiles_and_empty_shapes(kdevice):
+    packed, scale, x = _matmul_case(40, 33, 70, 16, "ternary2", 2, 3, kdevice)
+    want = kernels.matmul_reference(packed, scale, x, group_size=16)
+    for blocks in [dict(block_b=16, block_n=16, block_k=16), dict(block_b=32, block_n=64, block_k=32)]:
+        torch.testing.assert_close(kernels.matmul_packed(packed, scale, x, group_size=16, **blocks), want, rtol=1e-4, atol=1e-4)
+    assert kernels.matmul_packed(packed, scale, x[:0], group_size=16).shape == (0, 33)
+
+
+def test_matmul_packed_checks_its_arguments():
+    packed, scale, x = _matmul_case(2, 3, 8, 4, "ternary2", 2, 1, "cpu")
+    with pytest.raises(LowbitError, match=r"x must be a 2-D tensor \(batch, in_features\), got \(8,\)"):
+        kernels.matmul_packed(packed, scale, x[0], group_size=4)
+    with pytest.raises(LowbitError, match=r"x must have shape \(batch, 8\)"):
+        kernels.matmul_packed(packed, scale, x[:, :4], group_size=4)
+    with pytest.raises(LowbitError, match="block_k must be at least 16"):
+        kernels.matmul_packed(packed, scale, x, group_size=4, block_k=8)
+    with pytest.raises(LowbitError, match="scale must have shape"):
+        kernels.matmul_reference(packed, scale[:, :1], x, group_size=4)

@@ -48,6 +48,7 @@ def test_committed_notebooks_carry_no_outputs():
     assert not dirty, f"notebooks committed with outputs (clear them): {dirty}"
 
 
+@pytest.mark.slow  # runs nbgrader generate_assignment on every lesson
 def test_lessons_are_exactly_what_nbgrader_generates(tmp_path):
     course = copy_course(tmp_path, with_grader=False)
     for lesson in LESSONS:

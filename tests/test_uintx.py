@@ -1,10 +1,7 @@
 """lowbit_ref.uintx: vectorized packing of 1..8-bit unsigned integers, any dim, both orders."""
 
-import doctest
 import math
 import re
-import sys
-import types
 
 import pytest
 import torch
@@ -14,7 +11,8 @@ from hypothesis import strategies as st
 import lowbit_ref.uintx as uintx
 from lowbit_ref import LowbitError
 from lowbit_ref.loop import pack_weights, unpack_weights
-from lowbit_ref.packed import PackedTensor
+from lowbit_ref.bitstream import stream_pack_reference, stream_unpack_reference
+from lowbit_ref.packed import SCHEMES, UNPACKERS, PackedTensor
 from lowbit_ref.uintx import bit_layout, pack, pack_bits, unpack, unpack_bits
 
 ORDERS = ("lsb", "msb")
@@ -27,49 +25,15 @@ def u8(values, device="cpu"):
     return torch.tensor(values, dtype=torch.uint8, device=device)
 
 
-# --- the slow, obvious reference: one bit at a time ---------------------------------------------
-
-
-def stream_position(bits, order, i, q):
-    """(byte, bit in byte) of bit q of value i: lsb fills each byte from bit 0, msb from bit 7."""
-    k = bits * i + (q if order == "lsb" else bits - 1 - q)
-    return k // 8, (k % 8 if order == "lsb" else 7 - k % 8)
-
-
-def ref_pack_row(values, bits, order):
-    out = [0] * math.ceil(len(values) * bits / 8)
-    for i, v in enumerate(values):
-        for q in range(bits):
-            byte, bit = stream_position(bits, order, i, q)
-            out[byte] |= ((v >> q) & 1) << bit
-    return out
-
-
-def ref_unpack_row(data, bits, n, order):
-    values = [0] * n
-    for i in range(n):
-        for q in range(bits):
-            byte, bit = stream_position(bits, order, i, q)
-            values[i] |= ((data[byte] >> bit) & 1) << q
-    return values
-
-
-def along(row_fn, x, dim, width):
-    """Apply ``row_fn`` (list -> list of ``width``) to every row of ``x`` along ``dim``."""
-    moved = x.cpu().movedim(dim, -1)
-    rows = [row_fn(r) for r in moved.reshape(math.prod(moved.shape[:-1]), moved.shape[-1]).tolist()]
-    out = torch.tensor(rows, dtype=torch.int64).reshape(*moved.shape[:-1], width)
-    return out.movedim(-1, dim)
+# --- the oracle: lowbit_ref.bitstream, one bit at a time (the benchmark checks against it too) ----
 
 
 def ref_pack(x, bits, dim=-1, order="lsb"):
-    x = x.reshape(1) if x.dim() == 0 else x
-    width = math.ceil(x.shape[dim] * bits / 8)
-    return along(lambda r: ref_pack_row(r, bits, order), x, dim, width).to(torch.uint8)
+    return stream_pack_reference(x.cpu(), bits, dim, order)
 
 
 def ref_unpack(data, bits, n, dim=-1, order="lsb"):
-    return along(lambda r: ref_unpack_row(r, bits, n, order), data, dim, n).to(torch.uint8)
+    return stream_unpack_reference(data.cpu(), bits, n, dim, order)
 
 
 def random_values(shape, bits, dtype=torch.uint8, seed=0, device="cpu"):
@@ -78,10 +42,10 @@ def random_values(shape, bits, dtype=torch.uint8, seed=0, device="cpu"):
     return torch.randint(0, top + 1, shape, generator=g).to(dtype).to(device)
 
 
-# --- seed 002's strided-slice layout, in our own words: the first value in the high bits -------
+# --- the textbook strided-slice packer: the first value in the high bits (order="msb") ----------
 
 
-def seed002_pack(x, bits):
+def strided_pack(x, bits):
     """Whole tensor flattened, slot s of every byte taken with a stride, first slot highest."""
     per_byte = 8 // bits
     flat = x.contiguous().view(-1)
@@ -91,7 +55,7 @@ def seed002_pack(x, bits):
     return out.view(*x.shape[:-1], x.shape[-1] // per_byte)
 
 
-def seed002_unpack(packed, bits):
+def strided_unpack(packed, bits):
     per_byte = 8 // bits
     slots = [(packed >> (bits * (per_byte - 1 - slot))) & (2**bits - 1) for slot in range(per_byte)]
     return torch.stack(slots, dim=-1).view(*packed.shape[:-1], packed.shape[-1] * per_byte)
@@ -103,8 +67,8 @@ def seed002_unpack(packed, bits):
 @pytest.mark.parametrize(
     "values, bits, order, packed",
     [
-        ([1, 0, 3, 2], 2, "lsb", [177]),  # seed 000: 0b10110001
-        ([1, 0, 3, 2], 2, "msb", [78]),  # seed 002: 0b01001110
+        ([1, 0, 3, 2], 2, "lsb", [177]),  # lesson 01's example: 0b10110001
+        ([1, 0, 3, 2], 2, "msb", [78]),  # the strided-slice layout: 0b01001110
         ([1, 0, 3, 2, 3, 3, 3, 3], 2, "lsb", [177, 255]),
         ([1, 0, 3], 2, "lsb", [0b110001]),  # padded with a zero value
         ([1, 0, 3], 2, "msb", [0b01001100]),
@@ -136,6 +100,8 @@ def test_golden(values, bits, order, packed, device):
     assert torch.equal(p.data, u8(packed, device))
     assert torch.equal(unpack(p), x)
     assert torch.equal(unpack_bits(p.data, bits, len(values), order=order), x)
+    assert torch.equal(ref_pack(x, bits, order=order), u8(packed))  # the oracle, pinned by hand
+    assert torch.equal(ref_unpack(u8(packed), bits, len(values), order=order), x.cpu())
 
 
 def test_golden_along_dim_0(device):
@@ -188,11 +154,6 @@ def test_docstring_drawing_is_the_layout(bits, order):
         assert pack_bits(values, bits, order=order).tolist() == expected
 
 
-def test_doctests_run():
-    result = doctest.testmod(uintx, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 8 and result.failed == 0
-
-
 # --- agreement with independent implementations ---------------------------------------------------
 
 
@@ -206,11 +167,11 @@ def test_agrees_with_loop_reference(bits, groups, seed):
 
 @pytest.mark.parametrize("bits", [2, 4])
 @pytest.mark.parametrize("shape", [(8,), (3, 16), (1024, 16, 8), (2, 3, 4, 24)])
-def test_agrees_with_seed_002_under_msb(bits, shape, device):
+def test_agrees_with_strided_slices_under_msb(bits, shape, device):
     x = random_values(shape, bits, seed=len(shape), device=device)
     packed = pack_bits(x, bits, order="msb")
-    assert torch.equal(packed, seed002_pack(x, bits))
-    assert torch.equal(seed002_unpack(packed, bits), x)
+    assert torch.equal(packed, strided_pack(x, bits))
+    assert torch.equal(strided_unpack(packed, bits), x)
     assert torch.equal(unpack(pack(x, bits, order="msb")), x)
 
 
@@ -224,31 +185,6 @@ def test_every_byte_unpacks_like_the_reference(device):
             got = unpack_bits(rows.to(device), bits, n, order=order)
             assert torch.equal(got.cpu(), ref_unpack(rows, bits, n, order=order)), (bits, order)
             assert torch.equal(pack_bits(got, bits, order=order).cpu(), rows)
-
-
-@pytest.mark.parametrize("bits", range(1, 8))
-@pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("chunk_bytes", [24, 1 << 19])
-def test_word_and_slice_paths_agree(bits, order, chunk_bytes, monkeypatch):
-    # The two implementations share only the layout formula: words (packed dim innermost) use
-    # multiplies, tables and shift/mask steps; slices use per-byte shifts and ORs.
-    monkeypatch.setattr(uintx, "_CHUNK_BYTES", chunk_bytes)  # 24: many chunks and a ragged last one
-    per_group, group_bytes = uintx._group(bits)
-    g = torch.Generator().manual_seed(bits)
-    values = torch.randint(0, 2**bits, (1001, per_group), dtype=torch.uint8, generator=g)
-    values[:7] = 2**bits - 1  # all ones: top bits of the words set
-    by_words = uintx._pack_words(values, bits, order)
-    by_slices = uintx._pack_slices(values.unsqueeze(-1), bits, order).squeeze(-1)
-    assert torch.equal(by_words, by_slices)
-    assert torch.equal(by_words.view(-1), ref_pack(values.view(-1), bits, order=order))
-
-    data = torch.randint(0, 256, (1001, group_bytes), dtype=torch.uint8, generator=g)
-    data[:7] = 255
-    out_words, out_slices = torch.empty_like(values), torch.empty_like(values).unsqueeze(-1)
-    uintx._unpack_words(data, bits, order, out_words)
-    uintx._unpack_slices(data.unsqueeze(-1), bits, order, out_slices)
-    assert torch.equal(out_words, out_slices.squeeze(-1))
-    assert torch.equal(out_words.view(-1), ref_unpack(data.view(-1), bits, per_group * 1001, order=order))
 
 
 @pytest.mark.parametrize("bits", [1, 3, 4, 7])
@@ -384,16 +320,27 @@ def test_matches_cpu(device):
 # --- one unpack for every scheme ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scheme, module, function", [("ternary2", "ternary", "unpack_ternary2"), ("base3", "base3", "unpack_base3")])
-def test_unpack_dispatches_other_schemes(scheme, module, function, monkeypatch):
+def test_every_scheme_registers_its_unpacker():
+    import lowbit_ref.base3 as base3
+    import lowbit_ref.ternary as ternary
+
+    assert UNPACKERS == {"uint": uintx._unpack_uint, "ternary2": ternary.unpack_ternary2, "base3": base3.unpack_base3}
+    assert set(UNPACKERS) == set(SCHEMES)
+    t = torch.tensor([1, 0, -1, 1, 1, 0], dtype=torch.int8)
+    for p in (ternary.pack_ternary(t), base3.pack_base3(t)):
+        assert torch.equal(unpack(p), t)
+        into = torch.empty_like(t)
+        assert unpack(p, out=into) is into and torch.equal(into, t)
+
+
+def test_unpack_sends_each_scheme_to_its_registered_unpacker(monkeypatch):
     calls = []
-    fake = types.ModuleType(f"lowbit_ref.{module}")
-    setattr(fake, function, lambda packed: calls.append(packed) or "unpacked by " + module)
-    monkeypatch.setitem(sys.modules, f"lowbit_ref.{module}", fake)
-    nbytes = 2 if scheme == "base3" else 3  # 10 values: 5 per byte in base 3, 4 per byte at 2 bits
-    packed = PackedTensor(torch.zeros(nbytes, dtype=torch.uint8), 2, (10,), 0, "lsb", scheme, torch.int8)
-    assert unpack(packed) == "unpacked by " + module
-    assert calls == [packed]
+    monkeypatch.setitem(UNPACKERS, "base3", lambda packed, out=None: calls.append((packed, out)) or "unpacked")
+    packed = PackedTensor(torch.zeros(2, dtype=torch.uint8), 2, (10,), 0, "lsb", "base3", torch.int8)
+    assert unpack(packed) == "unpacked" and calls == [(packed, None)]
+    monkeypatch.delitem(UNPACKERS, "base3")
+    with pytest.raises(LowbitError, match=r"packed.scheme 'base3' has no unpacker registered \(registered: \['ternary2', 'uint'\]\)"):
+        unpack(packed)
 
 
 # --- bad input: LowbitError naming the argument, the value and what is accepted ---------------------

@@ -1,9 +1,11 @@
 """The fast paths behind lowbit_ref.bench and the ``out=`` buffers, against slow references.
 
-Fast paths: NumPy's packbits at 1 bit; range checks done chunk by chunk (uintx, ternary, base3);
-ternary fields offset and checked inside the 2-bit word path and decoded straight to trits; base-3
-bytes built by partial sums over whole rows. References: lowbit_ref.loop, a one-bit-at-a-time bit stream, and
-base3's powers / division references. Chunks and tiles are shrunk so every test crosses many.
+Fast paths: lowbit_ref._uintx_fast's word paths (NumPy's packbits at 1 bit, multiplies, tables,
+lane merges); range checks done chunk by chunk (uintx, ternary, base3); ternary fields offset and
+checked inside the 2-bit word path and decoded straight to trits; base-3 bytes built by partial
+sums over whole rows. References: lowbit_ref.uintx's plain slice path, lowbit_ref.loop, the
+one-bit-at-a-time oracle lowbit_ref.bitstream, and base3's powers / division references. Chunks
+and tiles are shrunk so every test crosses many.
 """
 
 import math
@@ -13,9 +15,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import lowbit_ref._uintx_fast as fast
 import lowbit_ref.base3 as base3
 import lowbit_ref.uintx as uintx
 from lowbit_ref import LowbitError, loop
+from lowbit_ref.bitstream import stream_pack_reference, stream_unpack_reference
 from lowbit_ref.base3 import pack_base3, pack_base3_powers, unpack_base3, unpack_base3_divmod
 from lowbit_ref.packed import PackedTensor
 from lowbit_ref.ternary import pack_ternary, unpack_ternary2
@@ -24,25 +28,9 @@ from lowbit_ref.uintx import check_out, pack, pack_bits, unpack, unpack_bits
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]
 
 
-def stream_pack(values: list[int], bits: int, order: str) -> list[int]:
-    """One bit at a time: value i owns stream bits [i*bits, (i+1)*bits); lsb fills bytes from bit 0."""
-    out = [0] * math.ceil(len(values) * bits / 8)
-    for i, v in enumerate(values):
-        for q in range(bits):
-            k = bits * i + (q if order == "lsb" else bits - 1 - q)
-            out[k // 8] |= ((v >> q) & 1) << (k % 8 if order == "lsb" else 7 - k % 8)
-    return out
-
-
-def reference_rows(x: torch.Tensor, bits: int, dim: int, order: str) -> torch.Tensor:
-    moved = x.reshape(1).cpu() if x.dim() == 0 else x.cpu().movedim(dim, -1)
-    width = math.ceil(moved.shape[-1] * bits / 8)
-    if moved.numel() == 0:
-        return torch.zeros(*moved.shape[:-1], width, dtype=torch.uint8).movedim(-1, dim)
-    rows = moved.reshape(-1, moved.shape[-1]).tolist()
-    packed = torch.tensor([stream_pack(r, bits, order) for r in rows], dtype=torch.uint8)
-    packed = packed.view(*moved.shape[:-1], width)
-    return packed if x.dim() == 0 else packed.movedim(-1, dim)
+def reference_rows(x: torch.Tensor, bits: int, dim: int, order: str, offset: int = 0) -> torch.Tensor:
+    """The oracle's bytes (lowbit_ref.bitstream, one bit at a time)."""
+    return stream_pack_reference(x.cpu(), bits, dim, order, offset=offset)
 
 
 @pytest.fixture
@@ -52,7 +40,77 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(base3, "TILE", 7)
 
 
-# --- uintx: fast paths against the loop and the bit stream -----------------------------------------
+# --- uintx: fast paths against the plain path, the loop and the bit stream ----------------------------
+
+
+def test_the_fast_path_is_registered():
+    assert uintx._IMPL == {"pack": fast.pack_fast, "unpack": fast.unpack_fast}
+
+
+@pytest.mark.parametrize("bits", range(1, 8))
+@pytest.mark.parametrize("order", ["lsb", "msb"])
+@pytest.mark.parametrize("chunk_bytes", [24, 1 << 19])
+def test_word_and_slice_paths_agree(bits, order, chunk_bytes, monkeypatch):
+    # The two share only the layout formula: words (packed dim innermost) use multiplies, tables
+    # and shift/add steps on lanes; slices use per-byte shifts and ORs.
+    monkeypatch.setattr(uintx, "_CHUNK_BYTES", chunk_bytes)  # 24: many chunks and a ragged last one
+    per_group, group_bytes = uintx._group(bits)
+    g = torch.Generator().manual_seed(bits)
+    values = torch.randint(0, 2**bits, (1001, per_group), dtype=torch.uint8, generator=g)
+    values[:7] = 2**bits - 1  # all ones: top bits of the words set
+    by_words = fast._pack_words(values, bits, order)
+    by_slices = uintx._pack_slices(values.unsqueeze(-1), bits, order).squeeze(-1)
+    assert torch.equal(by_words, by_slices)
+    assert torch.equal(by_words.view(-1), reference_rows(values.view(-1), bits, -1, order))
+
+    data = torch.randint(0, 256, (1001, group_bytes), dtype=torch.uint8, generator=g)
+    data[:7] = 255
+    out_words, out_slices = torch.empty_like(values), torch.empty_like(values).unsqueeze(-1)
+    assert fast._unpack_words(data, bits, order, out_words)
+    assert uintx._unpack_slices(data.unsqueeze(-1), bits, order, out_slices)
+    assert torch.equal(out_words, out_slices.squeeze(-1))
+    assert torch.equal(out_words.view(-1), stream_unpack_reference(data.view(-1), bits, per_group * 1001, order=order))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(bits=st.integers(1, 8), order=st.sampled_from(["lsb", "msb"]), shape=st.lists(st.integers(0, 40), max_size=3),
+       dim=st.integers(-3, 2), dtype=st.sampled_from([torch.uint8, torch.int8, torch.int16, torch.int64]),
+       offset=st.sampled_from([0, 1]), seed=st.integers(0, 2**16))
+def test_fast_and_plain_paths_agree_on_random_input(bits, order, shape, dim, dtype, offset, seed, small_chunks):
+    """``_uintx_fast`` against ``uintx``'s plain path, both through the same entry points."""
+    ndim = max(len(shape), 1)
+    dim = dim % ndim if -ndim <= dim < ndim else 0
+    top = min((1 << bits) - 1, 127)
+    low = 0 if dtype == torch.uint8 else -offset  # uint8 holds no negative value
+    x = torch.randint(low, top + 1 - offset, shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
+    args = (x, bits, dim, order, None, offset, (1 << bits) - 1)
+    fast_bytes, plain_bytes = fast.pack_fast(*args), uintx._pack_plain(*args)
+    assert torch.equal(fast_bytes, plain_bytes)
+    assert torch.equal(fast_bytes, reference_rows(x, bits, dim, order, offset))
+    n = (list(x.shape) or [1])[dim]
+    args = (fast_bytes, bits, n, dim, order, dtype, None, offset, None)
+    fast_values, plain_values = fast.unpack_fast(*args), uintx._unpack_plain(*args)
+    assert torch.equal(fast_values, plain_values) and torch.equal(fast_values, x.reshape(fast_values.shape))
+
+
+def test_offset_never_wraps_a_value_into_a_field():
+    # uint8 255 + 1 is 0 in uint8 arithmetic: it must be refused, not stored as the field 0
+    for dtype, bad in ((torch.uint8, 255), (torch.int8, -2), (torch.int8, 127), (torch.int16, 3)):
+        x = torch.zeros(64, dtype=dtype)
+        x[9] = bad
+        with pytest.raises(LowbitError, match=rf"values must be in -1\.\.2 to fit bits=2 with offset=1, got {bad} at index \(9,\)"):
+            pack_bits(x, 2, offset=1)
+
+
+def test_a_field_above_top_is_refused_by_both_paths():
+    x = torch.tensor([0, 1, 2, 2, 1, 0, 1, 2], dtype=torch.int8)  # fields x + 1: a 3 where x is 2
+    for impl in (fast.pack_fast, uintx._pack_plain):
+        assert impl(x, 2, 0, "lsb", None, 1, 2) is None
+        assert impl(x.clamp(max=1), 2, 0, "lsb", None, 1, 2) is not None
+    data = torch.tensor([0b11_01_00_10], dtype=torch.uint8)
+    for impl in (fast.unpack_fast, uintx._unpack_plain):
+        assert impl(data, 2, 4, 0, "lsb", torch.int8, None, 1, 2) is None
+        assert torch.equal(impl(data, 2, 4, 0, "lsb", torch.int8, None, 1, None), torch.tensor([1, -1, 0, 2], dtype=torch.int8))
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4])
@@ -176,7 +234,7 @@ def test_check_out_accepts_a_fitting_buffer():
 def test_ternary2_fast_and_slow_paths_agree(shape, dim, dtype, seed):
     dim = dim % len(shape)
     t = torch.randint(-1, 2, shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
-    want = reference_rows((t + 1).to(torch.uint8), 2, dim, "lsb")  # fields are trit + 1
+    want = reference_rows(t, 2, dim, "lsb", offset=1)  # fields are trit + 1, padding fields 1 (trit 0)
     p = pack_ternary(t, dim=dim)
     assert torch.equal(p.data, want)
     into = torch.full(want.shape, 0xFF, dtype=torch.uint8)

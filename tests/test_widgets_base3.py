@@ -20,8 +20,9 @@ def test_viewer_shows_the_worked_example_as_a_sum_of_powers_of_three():
     assert [p.value for p in pickers] == [1, 0, -1, -1, 1]
     assert slider.value == 167 and (slider.min, slider.max) == (0, 242)
     assert "2\u00b71 + 1\u00b73 + 0\u00b79 + 0\u00b727 + 2\u00b781 = <b>167</b> = 0b10100111" in out.value
-    # five trits at 2 bits: [1, 0, -1, -1] -> fields 2, 1, 0, 0 -> 0b00000110 = 6, and a second byte for trit 4
-    assert "= 6</th>" in out.value and "= 2</th>" in out.value and "needs <b>2</b> bytes" in out.value
+    # five trits at 2 bits: [1, 0, -1, -1] -> fields 2, 1, 0, 0 -> 0b00000110 = 6, and a second byte
+    # for trit 4: field 2, then three padding fields 1 (trit 0) -> 0b01010110 = 86
+    assert "= 6</th>" in out.value and "= 86</th>" in out.value and "needs <b>2</b> bytes" in out.value
 
 
 def test_trits_drive_the_slider_and_the_slider_drives_the_trits():

@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lowbit_ref import LowbitError, checkpoint
-from lowbit_ref.widgets.checkpoint import WIDTH_COLOURS, WIDTHS, accuracy_size_plot, layer_sizes_plot, plan_explorer
+from lowbit_ref.widgets.checkpoint import (
+    WIDTH_COLOURS,
+    accuracy_by_bits,
+    accuracy_size_plot,
+    bits_accuracy_view,
+    layer_sizes_plot,
+    plan_explorer,
+)
 
 
 def small_net(seed=0):
@@ -38,7 +45,7 @@ def test_layer_sizes_plot_draws_float32_outlines_stored_bars_and_the_header(tmp_
     assert stored[2].get_facecolor() == plt.matplotlib.colors.to_rgba(WIDTH_COLOURS[1.6])  # base-3 trits
     assert f"{report.compression:.2f}x smaller" in ax.get_title()
     texts = [t.get_text() for t in ax.texts]
-    assert "4-bit: 88 B (float32 384 B)" in texts  # 8 rows x 6 bytes of codes + 8 x (4 + 1) for scales
+    assert "4-bit: 72 B (float32 384 B)" in texts  # 8 rows x 6 bytes of codes + 8 x (2 + 1): float16 scale, zero point
     assert f"names, layout, checksums: {header:,} B" in texts
     with pytest.raises(LowbitError, match="report must be a SizeReport"):
         layer_sizes_plot({"w": torch.zeros(2)})
@@ -113,5 +120,73 @@ def test_plan_explorer_refuses_models_and_plans_it_cannot_show():
         plan_explorer(nn.ReLU(), x, y)
 
 
-def test_explorer_offers_the_widths_save_model_takes():
-    assert WIDTHS == checkpoint.MODEL_WIDTHS
+def test_every_width_the_explorer_offers_is_drawn_and_stored_at_that_width(tmp_path, monkeypatch):
+    """Pick each width the dropdown offers: the explorer redraws without an error, and the file it
+    measured holds the weight at that width (codes at `bits`, base-3 trits, or float32)."""
+    net = small_net()
+    x, y = data(net)
+    saved = []
+    real_size_report = checkpoint.size_report
+
+    def spy(path):  # the explorer's file, read back the way a user would
+        saved.append(checkpoint.load(path)["0.weight"])
+        return real_size_report(path)
+
+    import lowbit_ref.widgets.checkpoint as explorer
+
+    monkeypatch.setattr(explorer, "size_report", spy)
+    box = plan_explorer(net, x, y, plan={"0.weight": 8})
+    picker, out = box.children[0].children[0], box.children[2]
+    offered = list(picker.options)
+    assert set(offered) >= {8, 4, 2, 1, "ternary", "fp32"}
+    for width in offered:
+        if width == picker.value:
+            continue
+        picker.value = width
+        assert f"0.weight: {width}" in out.value
+        stored = saved[-1]
+        if width == "fp32":
+            assert isinstance(stored, torch.Tensor) and stored.dtype == torch.float32
+        elif width == "ternary":
+            assert stored.packed.scheme == "base3"
+        else:
+            assert (stored.packed.scheme, stored.packed.bits) == ("uint", width)
+
+
+def test_accuracy_by_bits_is_the_accuracy_of_the_dequantized_model():
+    net = small_net()
+    x, y = data(net)
+    curves = accuracy_by_bits(net, x, y)
+    assert list(curves) == ["per tensor", "per output row", "groups of 16"]
+    assert all(len(c) == 8 for c in curves.values())
+    # by hand: 3 bits per output row
+    w0, w2 = net[0].weight.detach(), net[2].weight.detach()
+    hand = small_net()
+    with torch.no_grad():
+        hand[0].weight.copy_(checkpoint.dequantize(checkpoint.quantize_uint(w0, 3, group_size=12)))
+        hand[2].weight.copy_(checkpoint.dequantize(checkpoint.quantize_uint(w2, 3, group_size=8)))
+        want = (hand(x).argmax(1) == y).float().mean().item()
+    assert curves["per output row"][2] == pytest.approx(want)
+    assert curves["per tensor"][7] == pytest.approx(1.0)  # 8 bits keeps the labels the float net gives
+    sym = accuracy_by_bits(net, x, y, symmetric=True)
+    assert sym["per tensor"][0] != sym["per tensor"][0]  # NaN: no symmetric 1-bit code
+
+
+def test_bits_accuracy_view_redraws_and_is_static_while_grading(monkeypatch):
+    net = small_net()
+    x, y = data(net)
+    box = bits_accuracy_view(net, x, y, bits=4)
+    slider, choice = box.children[0].children
+    out = box.children[2]
+    assert "4 bits" in out.value and "per output row" in out.value
+    slider.value = 2
+    assert "2 bits" in out.value
+    choice.value = "per tensor"
+    assert "per tensor" in out.value
+    with pytest.raises(LowbitError, match=r"bits must be an int in 1\.\.8, got 9"):
+        bits_accuracy_view(net, x, y, bits=9)
+    with pytest.raises(LowbitError, match=r"granularity must be one of"):
+        bits_accuracy_view(net, x, y, granularity="per byte")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    view = bits_accuracy_view(net, x, y)
+    assert isinstance(view, HTML) and "data:image/png;base64," in view.data

@@ -148,3 +148,26 @@ def test_bandwidth_plot_without_a_spec_line():
 def test_bandwidth_plot_checks_its_series(series, match):
     with pytest.raises(LowbitError, match=match):
         bandwidth_plot(series)
+
+
+def test_device_peaks_knows_a_few_gpus_and_says_none_otherwise():
+    from lowbit_ref.widgets.kernels import device_peaks
+
+    assert device_peaks("NVIDIA H200")["bandwidth"] == 4.8e12
+    assert device_peaks("NVIDIA H100 80GB HBM3")["label"] == "H100 SXM"
+    assert device_peaks("NVIDIA H100 PCIe")["label"] == "H100 PCIe"  # the longer fragment wins
+    assert device_peaks("NVIDIA A100-SXM4-80GB")["fp32_flops"] == 19.5e12
+    assert device_peaks("Imaginary GPU 9000") is None
+    with pytest.raises(LowbitError, match="name must be a device name"):
+        device_peaks(None)
+
+
+def test_roofline_draws_the_cuda_core_roof_and_caps_points_by_it():
+    fig = roofline_plot({"dense": 0.001}, peak_flops=100e12, bandwidth=1e12, core_flops=10e12)
+    ax = fig.axes[0]
+    (point,) = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert point.get_ydata()[0] == pytest.approx(10.0)  # a matvec runs on the CUDA cores
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and max(dashed[0].get_ydata()) == pytest.approx(10.0)
+    assert any("CUDA-core ridge: 10 flop/byte" in t.get_text() for t in ax.texts)
+    assert "100 TFLOP/s tensor, 10 FP32" in ax.get_title()

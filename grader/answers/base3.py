@@ -1,19 +1,22 @@
-"""Sample submissions for lesson 04 and the exact score nbgrader must give each (out of 10)."""
+"""Sample submissions for lesson 04 and the exact score nbgrader must give each (out of 9)."""
 
 EXPECTED = {
-    "sample_correct": 10.0,
+    "sample_correct": 9.0,
     "sample_blank": 0.0,
-    # pack_trits (3), unpack_trits_divmod (2) and packed_sizes (2) are right. unpack_trits_fast
+    # pack_trits_base3 (3), unpack_trits_divmod (2) and packed_sizes (1) are right. unpack_trits_fast
     # computes q = ceil(v * 256 / 243) in float16: the visible bytes decode right, but 10 of the
     # 243 bytes (75, 94, 131, 132, 150, 169, 187, 188, 206, 225) come out one digit off, which
     # only the hidden all-bytes test sees: 0 of 3.
-    "sample_partial": 7.0,
+    "sample_partial": 6.0,
+    # Right everywhere, but unpack_trits_fast divides and its cell redefines `divisions` so the
+    # visible test passes in the notebook: the grader parses the cell itself, 0 of 3.
+    "sample_hides_division": 6.0,
 }
 
 ANSWERS = {
     "sample_partial": {
-        "pack_trits": '''
-def pack_trits(trits):
+        "pack_trits_base3": '''
+def pack_trits_base3(trits):
     if (trits.abs() > 1).any():
         raise ValueError("every value must be -1, 0 or 1")
     pad = (-trits.shape[0]) % 5
@@ -51,4 +54,17 @@ def packed_sizes(n):
     return math.ceil(n / 4), math.ceil(n / 5)
 ''',
     },
+}
+
+ANSWERS["sample_hides_division"] = {
+    "@solutions": True,
+    "unpack_trits_fast": '''
+def divisions(fn):
+    return []
+
+
+def unpack_trits_fast(packed):
+    v = packed.to(torch.int16)
+    return (torch.stack([(v // 3**i) % 3 for i in range(5)], dim=1) - 1).to(torch.int8).reshape(-1)
+''',
 }

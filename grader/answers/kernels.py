@@ -1,24 +1,25 @@
-"""Sample submissions for lesson 06 and the exact score nbgrader must give each (out of 10).
+"""Sample submissions for lesson 06 and the exact score nbgrader must give each (out of 14).
 
-Points: matvec_bytes 2, unpack2_kernel 4, ternary_matvec_kernel 4. Graded on the CPU: the
+Points: matvec_bytes 2, unpack2_kernel 4, ternary_matvec_kernel 4, ternary_matmul_kernel 4. Graded on the CPU: the
 notebook's first cell turns on Triton's interpreter when there is no GPU.
 
 sample_partial forgets the tail in both kernels, the mistake the lesson is about; the visible
-tests use whole blocks only, so they all pass:
+tests of exercise 3 use whole blocks only, so they pass:
 
 - unpack2_kernel masks its stores with the mask of the bytes it loaded (``byte < n_bytes``)
   instead of the output indices. With whole blocks every lane is real; with ``n_values`` not a
   multiple of 4 it stores the padding fields of the last byte past the end of ``dst``. The
-  launcher's canary catches the stray stores and raises IndexError. 0 of 4.
+  launcher's canary catches the stray stores and raises IndexError (already in the visible
+  tail test). 0 of 4.
 - ternary_matvec_kernel loads ``x`` and the scales with the byte mask too, so the padding fields
-  of a row's last byte (trit -1, columns >= n_cols) read past the end of ``x``; the launcher puts
-  NaN there and ``y`` comes out NaN. 0 of 4.
+  of a row's last byte (columns >= n_cols) read past the end of ``x``; the launcher puts NaN
+  there and ``y`` comes out NaN. 0 of 4.
 
-matvec_bytes is right: 2.
+matvec_bytes is right: 2. ternary_matmul_kernel is not answered (the stub): 0 of 4.
 """
 
 EXPECTED = {
-    "sample_correct": 10.0,
+    "sample_correct": 14.0,
     "sample_blank": 0.0,
     "sample_partial": 2.0,
 }

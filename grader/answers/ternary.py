@@ -1,6 +1,6 @@
 """Sample submissions for lesson 03 and the exact score nbgrader must give each (out of 10).
 
-Points: quantize 3, dequantize 1, pack_trits 2, unpack_trits 2, quantize_groups 2.
+Points: quantize 3, dequantize 1, pack_trits_2bit 2, unpack_trits_2bit 2, quantize_groups 2.
 
 sample_partial makes two mistakes that the visible tests cannot see:
 
@@ -17,7 +17,7 @@ sample_partial makes two mistakes that the visible tests cannot see:
   visible tests only. The exercise says "any number of dimensions"; the hidden test gives a
   1-D and a 3-D tensor. 0 of 2.
 
-dequantize, pack_trits (a loop) and unpack_trits (a loop) are right: 1 + 2 + 2 = 5.
+dequantize, pack_trits_2bit (a loop) and unpack_trits_2bit (a loop) are right: 1 + 2 + 2 = 5.
 """
 
 EXPECTED = {
@@ -40,8 +40,8 @@ def quantize(w):
 def dequantize(codes, scale):
     return codes * scale
 ''',
-        "pack_trits": '''
-def pack_trits(codes):
+        "pack_trits_2bit": '''
+def pack_trits_2bit(codes):
     if codes.dim() != 1 or len(codes) % 4:
         raise ValueError("need a 1-D tensor whose length is a multiple of 4")
     out = torch.zeros(len(codes) // 4, dtype=torch.uint8)
@@ -51,8 +51,8 @@ def pack_trits(codes):
         out[i // 4] |= (c + 1) << (2 * (i % 4))
     return out
 ''',
-        "unpack_trits": '''
-def unpack_trits(packed):
+        "unpack_trits_2bit": '''
+def unpack_trits_2bit(packed):
     out = []
     for byte in packed.tolist():
         for j in range(4):

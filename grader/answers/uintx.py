@@ -1,10 +1,10 @@
-"""Sample submissions for lesson 02 and the exact score nbgrader must give each (out of 10).
+"""Sample submissions for lesson 02 and the exact score nbgrader must give each (out of 13).
 
-Points: pack_2bit 2, unpack_2bit 2, four_bit 2, pack_bits 3, pack_2bit_msb 1.
+Points: pack_2bit 2, unpack_2bit 2, four_bit 2, pack_bits 3, unpack_bits 3, pack_2bit_msb 1.
 """
 
 EXPECTED = {
-    "sample_correct": 10.0,
+    "sample_correct": 13.0,
     "sample_blank": 0.0,
     # Two bugs that pass every visible test and fail a hidden one:
     # - pack_2bit flattens with .view(-1), as the seed notebook does but without its
@@ -12,7 +12,7 @@ EXPECTED = {
     #   transposed or an empty one (hidden tests): 0 of 2;
     # - pack_4bit shifts a slice of its input in place: the bytes are right, but the caller's
     #   tensor is changed (hidden test): 0 of 2.
-    # unpack_2bit, pack_bits and pack_2bit_msb are right: 2 + 3 + 1.
+    # unpack_2bit, pack_bits and pack_2bit_msb are right: 2 + 3 + 1; unpack_bits is not answered.
     "sample_partial": 6.0,
 }
 
@@ -22,6 +22,8 @@ ANSWERS = {
 def pack_2bit(x):
     if x.shape[-1] % 4 != 0:
         raise ValueError("last dim must be a multiple of 4")
+    if (x > 3).any():
+        raise ValueError("values must be 0..3")
     flat = x.view(-1)  # rows of a multiple of 4 values line up with groups of 4
     packed = flat[0::4] | flat[1::4] << 2 | flat[2::4] << 4 | flat[3::4] << 6
     return packed.view(*x.shape[:-1], -1)

@@ -9,7 +9,8 @@ dequantize): choosing and combining them is the exercise. So, unlike other lesso
 may use that module, and what would answer an exercise outright is taken away before they run:
 ``checkpoint.bits_for_range`` (exercise 1), ``checkpoint.save_model`` and ``checkpoint.load_model``
 (exercise 2: the lesson's fallbacks for save_mixed and load_mixed), ``checkpoint.size_report``
-(exercise 3), and ``lowbit_ref.widgets`` and ``lowbit_ref.resnet``. The sandbox
+(exercise 3), ``uintx.unpack`` and ``uintx.unpack_bits`` (exercises 1 and 5 unpack by hand or not
+at all), and ``lowbit_ref.widgets``, ``lowbit_ref.resnet`` and ``lowbit_ref.nn``. The sandbox
 does not see an editable install, so PRELUDE loads ``lowbit_ref`` by path, from where this
 process imported it.
 
@@ -25,10 +26,12 @@ from pathlib import Path
 
 import torch
 
-from lowbit_ref import checkpoint
+import lowbit_ref
+from lowbit_ref import checkpoint, uintx
+from lowbit_ref.nn import PackedLinear
 from verify import call, raises
 
-PACKAGE = Path(checkpoint.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
+PACKAGE = Path(lowbit_ref.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
 BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, then trimmed (see below)
 
 HARNESS = '''
@@ -133,11 +136,19 @@ _spec = importlib.util.spec_from_file_location(
 sys.modules["lowbit_ref"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sys.modules["lowbit_ref"])
 from lowbit_ref import checkpoint, uintx
+import lowbit_ref.checkpoint.model, lowbit_ref.checkpoint.report, lowbit_ref.quantize
+from lowbit_ref.quantize import to_scale as half_up
 
-# What would answer an exercise outright is not there while answers are checked.
-del checkpoint.bits_for_range, checkpoint.size_report
-del checkpoint.save_model, checkpoint.load_model, checkpoint._check_plan  # save_mixed's checks, too
-for _name in ("widgets", "resnet", "loop", "course", "kernels", "bench"):
+# What would answer an exercise outright is not there while answers are checked: not in the
+# package, nor in the modules it re-exports from.
+for _module, _names in ((checkpoint, ("bits_for_range", "size_report", "save_model", "load_model")),
+                        (lowbit_ref.quantize, ("bits_for_range",)),
+                        (lowbit_ref.checkpoint.report, ("size_report",)),
+                        (lowbit_ref.checkpoint.model, ("save_model", "load_model", "_check_plan")),
+                        (uintx, ("unpack", "unpack_bits"))):  # quantize_uint, dequantize, unpack_weight
+    for _name in _names:
+        delattr(_module, _name)
+for _name in ("widgets", "resnet", "loop", "course", "kernels", "bench", "nn"):
     sys.modules["lowbit_ref." + _name] = None
 ''' + HARNESS
 
@@ -201,7 +212,32 @@ def checks():
         want = 4 * sum(p.numel() for p in net.parameters()) / data.numel()  # parameters, not running statistics
         ratios.append(call("_grader_ratio", list(sizes), batchnorm, data, expect=want, rtol=1e-12))
 
+    quantized, dequantized = [], []
+    g = torch.Generator().manual_seed(56)
+    weights = [torch.randn(128, 64, generator=g) / 8, torch.randn(3, 5, 4, generator=g) * 100,
+               torch.full((2, 6), 2.5), torch.zeros(4, 4), -torch.rand(5, 8, generator=g)]
+    cases = [(0, b, grp, s) for b in range(1, 9) for grp in (None, 64, 16) for s in (False, True) if b > 1 or not s]
+    cases += [(1, 5, 10, False), (1, 3, None, True), (2, 4, 6, False), (3, 3, 4, False), (3, 2, None, True), (4, 2, 8, False)]
+    for i, bits, grp, symmetric in cases:
+        q = checkpoint.quantize_uint(weights[i], bits, group_size=grp, symmetric=symmetric)
+        codes = uintx.unpack(q.packed)
+        want = (codes, q.scale.reshape(-1), q.zero_point.reshape(-1))
+        quantized.append(call("quantize_uint", weights[i], bits, grp, symmetric, expect=want))
+        dequantized.append(call("dequantize", codes, want[1], want[2], grp, expect=checkpoint.dequantize(q), rtol=1e-6))
+    refused = [raises("quantize_uint", torch.ones(8, 8), *bad) for bad in ((0, None), (9, None), (1, None, True), (4, 3))]
+
+    unpacked = []
+    torch.manual_seed(57)
+    for bits in (1, 2, 4, 8):
+        for in_features, grp in ((3, None), (7, 7), (16, 4), (24, 8), (64, 16)):
+            layer = PackedLinear.from_linear(torch.nn.Linear(in_features, 5), bits=bits, group_size=grp)
+            unpacked.append(call("unpack_weight", layer.packed, bits, in_features, layer.scale, layer.zero_point,
+                                 expect=layer.weight(), rtol=1e-6))
+
     return {
+        "test_quantize_uint": quantized + refused,
+        "test_dequantize": dequantized,
+        "test_unpack_weight": unpacked,
         "test_bits_needed": [
             *(call("bits_needed", m, expect=checkpoint.bits_for_range(m)) for m in range(256)),
             *(raises("bits_needed", m) for m in (-1, 256, -300, 1000)),

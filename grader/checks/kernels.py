@@ -20,13 +20,17 @@ the notebook the locked cells run after the answers, so an answer that redefines
   autotuned one): an object with a ``__getitem__`` that unpacks in torch is not the exercise;
 - ``_grader_unpack2(data, n_values, block)``: ``unpack_2bit`` on the device of the lesson;
 - ``_grader_matvec(data, n_cols, scale, x, group_size, block)``: ``ternary_matvec`` of the
-  ``PackedTensor`` made of ``pack_ternary``'s bytes ``data`` (rows, row bytes) and ``n_cols``.
+  ``PackedTensor`` made of ``pack_ternary``'s bytes ``data`` (rows, row bytes) and ``n_cols``;
+- ``_grader_matmul(data, n_cols, scale, x, group_size, blocks)``: ``ternary_matmul`` likewise,
+  ``x`` of shape (batch, n_cols), ``blocks`` = (block_b, block_n, block_k).
 
 An answer could redefine a driver, but that only skips what it does; what the parent compares is
 still data. checks() maps each graded test cell to calls mirroring its visible and hidden tests
 (awkward sizes: values that end mid-byte, blocks that stick out past the data), whose outputs
 must match lowbit_ref's: ``uintx.unpack_bits`` exactly, ``kernels.matvec_reference`` to the
-notebook's ``close`` tolerance (visible rtol=1e-5, hidden rtol=1e-4; atol=1e-4).
+notebook's ``close`` tolerance (visible rtol=1e-5, hidden rtol=1e-4; atol=1e-4),
+``kernels.matmul_reference`` to rtol=atol=1e-4. The cases are the notebook's: its literals
+(``cases``, ``HIDDEN``, ...) read from the solutions notebook by ``common.cell_literals``.
 """
 
 import json
@@ -34,15 +38,16 @@ from pathlib import Path
 
 import torch
 
-from common import cell_source, nbgrader_meta
+from common import cell_literals, cell_source, nbgrader_meta
 from lowbit_ref import uintx
-from lowbit_ref.kernels import matvec_reference
+from lowbit_ref.kernels import matmul_reference, matvec_reference
 from lowbit_ref.ternary import pack_ternary
 from verify import call
 
 PACKAGE = Path(uintx.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
 NOTEBOOK = Path(__file__).resolve().parents[2] / "solutions" / "06_gpu_unpacking" / "06_gpu_unpacking.ipynb"
-LAUNCHER_CELLS = ("unpack_2bit_launcher", "ternary_matvec_launcher")
+LESSON = "06_gpu_unpacking"
+LAUNCHER_CELLS = ("unpack_2bit_launcher", "ternary_matvec_launcher", "ternary_matmul_launcher")
 BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, minus kernels (see below)
 
 
@@ -66,7 +71,8 @@ import torch
 
 GPU = torch.cuda.is_available()
 if not GPU:
-    # Triton reads this flag once, when it is first imported: it has to be set before `import triton`.
+    # @triton.jit reads this flag when it decorates a function; Triton's own helpers are decorated
+    # when triton is imported: set it before `import triton`.
     os.environ["TRITON_INTERPRET"] = "1"
 
 import triton
@@ -127,6 +133,13 @@ def _grader_matvec(data, n_cols, scale, x, group_size, block):
     shape = torch.Size((data.shape[0], n_cols))
     packed = _grader_PackedTensor(data.to(DEVICE), 2, shape, 1, "lsb", "ternary2", torch.int8)
     return ternary_matvec(packed, scale.to(DEVICE), x.to(DEVICE), group_size, block=block)
+
+
+def _grader_matmul(data, n_cols, scale, x, group_size, blocks):
+    exec(_grader_launchers, globals())
+    shape = torch.Size((data.shape[0], n_cols))
+    packed = _grader_PackedTensor(data.to(DEVICE), 2, shape, 1, "lsb", "ternary2", torch.int8)
+    return ternary_matmul(packed, scale.to(DEVICE), x.to(DEVICE), group_size, *blocks)
 '''
 
 PRELUDE = SETUP + f"\n_grader_launchers = {_launchers()!r}\n" + DRIVERS
@@ -152,45 +165,50 @@ def _matvec(trits, scale, x, group_size, block, rtol):
     return call("_grader_matvec", packed.data, trits.shape[1], scale, x, group_size, block, expect=want, rtol=rtol, atol=1e-4)
 
 
+def _matmul(trits, scale, x, group_size, blocks):
+    packed = pack_ternary(trits)
+    want = matmul_reference(packed, scale, x, group_size=group_size)
+    return call("_grader_matmul", packed.data, trits.shape[1], scale, x, group_size, tuple(blocks),
+                expect=want, rtol=1e-4, atol=1e-4)
+
+
 def checks():
     g = torch.Generator().manual_seed(2406)
     u8 = lambda values: torch.tensor(values, dtype=torch.uint8)  # noqa: E731
+    spec = {cell: cell_literals(LESSON, cell) for cell in (
+        "test_matvec_bytes", "test_unpack2_kernel", "test_ternary_matvec_kernel", "test_ternary_matmul_kernel")}
 
-    byte_cases = [
-        (4096, 4096, 16, None), (4096, 4096, 2, 128), (8, 64, 4, 32),  # visible
-        (3, 10, 2, 4), (5, 7, 4, 3), (2, 9, 1, 8), (1, 5, 2, None), (7, 130, 2, 128), (4, 33, 16, None), (6, 1000, 8, 96),
-        (1, 1, 1, 1), (3, 17, 4, 16), (11, 1000, 2, None), (2, 12, 8, 12), (9, 31, 1, 5), (5, 3, 2, 64),
-    ]
+    byte_cases = [tuple(args) for args, _ in spec["test_matvec_bytes"]["cases"]] + spec["test_matvec_bytes"]["HIDDEN"]
 
-    unpacks = [  # visible: whole blocks
-        _unpack(u8([177, 255]), 8, 2),
-        _unpack(u8([0, 228, 27, 85]), 16, 2),
-        _unpack(u8([177, 0, 255, 78, 1, 2, 3, 4]), 32, 4),
-        _unpack(u8([177, 255, 3]), 9, 64),  # the lesson's probe
-    ]
-    for n_values, block in [(5, 2), (1, 2), (13, 4), (30, 2), (63, 16), (1001, 64), (4, 64), (512, 64),
-                            (3, 2), (10, 8), (255, 32), (6, 4)]:
+    unpacks = [_unpack(u8(data), n_values, block) for data, n_values, block, _ in spec["test_unpack2_kernel"]["cases"]]
+    unpacks.append(_unpack(u8([177, 255, 3]), 9, 64))  # the lesson's probe
+    for n_values, block in spec["test_unpack2_kernel"]["HIDDEN"]:
         unpacks.append(_unpack(torch.randint(0, 256, (-(-n_values // 4),), dtype=torch.uint8, generator=g), n_values, block))
 
-    visible = torch.tensor([[1, 0, -1, -1, 0, 1, 1, 1, 0, 0, 0, 0, -1, -1, -1, -1],
-                            [0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-                            [-1, -1, -1, -1, -1, -1, -1, -1, 1, 0, 0, 0, 0, 0, 0, 1]], dtype=torch.int8)
-    matvecs = [
-        _matvec(visible, torch.tensor([[1.0], [0.5], [2.0]]), torch.arange(1.0, 17.0), 16, 2, 1e-5),
-        _matvec(visible, torch.tensor([[1.0, 10.0], [0.5, 0.25], [2.0, -1.0]]), torch.arange(1.0, 17.0), 8, 2, 1e-5),
+    mv = spec["test_ternary_matvec_kernel"]
+    visible = torch.tensor(mv["TRITS"], dtype=torch.int8)
+    matvecs = [_matvec(visible, torch.tensor(scale), torch.arange(1.0, 17.0), group_size, 2, 1e-5) for group_size, scale in mv["SCALES"]]
+    matvecs += [
         _matvec(torch.randint(-1, 2, (2, 64), dtype=torch.int8, generator=g), torch.rand(2, 4, generator=g),
                 torch.randn(64, generator=g), 16, 4, 1e-5),
         _matvec(torch.tensor([[1, 0, -1, -1, 0, 1, 1]], dtype=torch.int8), torch.tensor([[2.0, -1.0]]),
                 torch.arange(7.0), 4, 64, 1e-5),  # the lesson's probe: one padding field
     ]
-    for rows, cols, group_size, block in [(3, 5, 2, 2), (5, 37, 8, 4), (2, 130, 32, 64), (1, 3, 1, 2), (4, 64, 64, 64),
-                                          (3, 100, 7, 8), (6, 9, 4, 2), (2, 33, 5, 2), (3, 255, 16, 16), (4, 18, 18, 4)]:
+    for rows, cols, group_size, block in mv["HIDDEN"]:
         trits = torch.randint(-1, 2, (rows, cols), dtype=torch.int8, generator=g)
         scale = torch.rand(rows, -(-cols // group_size), generator=g) + 0.5
         matvecs.append(_matvec(trits, scale, torch.randn(cols, generator=g), group_size, block, 1e-4))
+
+    mm = spec["test_ternary_matmul_kernel"]
+    matmuls = []
+    for n_batch, n_rows, n_cols, group_size, *blocks in [(*case, (16, 16, 16)) for case in mm["cases"]] + mm["HIDDEN"]:
+        trits = torch.randint(-1, 2, (n_rows, n_cols), dtype=torch.int8, generator=g)
+        scale = torch.rand(n_rows, -(-n_cols // group_size), generator=g) + 0.5
+        matmuls.append(_matmul(trits, scale, torch.randn(n_batch, n_cols, generator=g), group_size, blocks[0]))
 
     return {
         "test_matvec_bytes": [call("_grader_bytes", *args, expect=_counted(*args)) for args in byte_cases],
         "test_unpack2_kernel": [call("_grader_kernel", "unpack2_kernel", expect=KERNEL), *unpacks],
         "test_ternary_matvec_kernel": [call("_grader_kernel", "ternary_matvec_kernel", expect=KERNEL), *matvecs],
+        "test_ternary_matmul_kernel": [call("_grader_kernel", "ternary_matmul_kernel", expect=KERNEL), *matmuls],
     }

@@ -15,15 +15,19 @@ An answer could redefine these helpers, but that only skips the check they make;
 compares is still data. checks() maps each graded test cell to calls whose outputs must match
 lowbit_ref's (codes exactly; float scales and values to the tests' tolerance: ``close``'s
 rtol=1e-5 for quantize and quantize_groups, exact for dequantize, which the notebook tests with
-``same``).
+``same``). The cases are the notebook's literals (``cases``, ``SHAPES``, ...), read from the
+solutions notebook by ``common.cell_literals`` (one spec).
 """
 
 import torch
 
+from common import cell_literals
 from lowbit_ref import uintx
 from lowbit_ref.packed import PackedTensor
 from lowbit_ref.ternary import dequantize_ternary, pack_ternary, quantize_ternary
 from verify import call, raises
+
+LESSON = "03_ternary_quantization"
 
 PRELUDE = '''import math
 import torch
@@ -79,22 +83,17 @@ def checks():
     def codes(n):
         return torch.randint(-1, 2, (n,), dtype=torch.int8, generator=g)
 
-    quantize = [
-        quantized("quantize", f32(w), expect=(i8(c), torch.tensor(s)))
-        for w, c, s in [
-            ([0.5, 3.5, 0.0, -1.0], [0, 1, 0, -1], 1.25),
-            ([0.5, 1.5, -1.0, 1.0], [0, 1, -1, 1], 1.0),  # 0.5 = scale / 2 exactly: it becomes 0
-            ([[2.0, -0.25], [0.25, -1.5]], [[1, 0], [0, -1]], 1.0),
-        ]
-    ]
+    spec = {cell: cell_literals(LESSON, cell) for cell in (
+        "test_quantize", "test_dequantize", "test_pack_trits_2bit", "test_unpack_trits_2bit", "test_quantize_groups")}
+    quantize = [quantized("quantize", f32(w), expect=(i8(c), torch.tensor(s))) for w, c, s in spec["test_quantize"]["cases"]]
     quantize += [
         call("_codes_and_scale_ok", "quantize", torch.zeros(2, 3), expect=(torch.zeros(2, 3, dtype=torch.int8), True, 0)),
         raises("quantize", f32([1.0, float("nan")])),
         raises("quantize", f32([[float("inf"), 0.0]])),
         raises("quantize", f32([[0.5, -float("inf")], [0.0, 1.0]])),
     ]
-    for shape in [(7,), (16, 33), (3, 5, 8)]:
-        for magnitude in (1e-9, 1e-6, 1.0, 1e6):  # the scale must follow w's size, however small
+    for shape in spec["test_quantize"]["SHAPES"]:
+        for magnitude in spec["test_quantize"]["MAGNITUDES"]:  # the scale must follow w's size, however small
             w = randn(shape) * magnitude
             quantize.append(quantized("quantize", w, expect=quantize_ternary(w)))
     w = randn((40, 24), torch.float64)
@@ -105,31 +104,25 @@ def checks():
         call("dequantize", i8([[0, 1], [-1, 0]]), torch.tensor(0.5, dtype=torch.float64),
              expect=torch.tensor([[0.0, 0.5], [-0.5, 0.0]], dtype=torch.float64)),
     ]
-    for shape in [(9,), (6, 10), (2, 3, 4)]:
+    for shape in spec["test_dequantize"]["SHAPES"]:
         for dtype in (torch.float32, torch.float64):
             c = torch.randint(-1, 2, shape, dtype=torch.int8, generator=g)
             scale = torch.rand((), dtype=dtype, generator=g) + 0.01
             dequantize.append(call("dequantize", c, scale, expect=dequantize_ternary(c, scale)))
 
-    pack = [
-        call("pack_trits", i8([0, -1, 1, 0]), expect=u8([97])),
-        call("pack_trits", i8([1, 1, 1, 1, -1, -1, -1, -1, 0, 0, 0, 0]), expect=u8([170, 0, 85])),
-        raises("pack_trits", i8([1, 0, -1])),
-        raises("pack_trits", i8([0, 2, 0, 0])),
-        raises("pack_trits", i8([0, 0, 0, -2])),
-        raises("pack_trits", torch.zeros(2, 4, dtype=torch.int8)),
-    ]
-    unpack = [
-        call("unpack_trits", u8([97]), expect=i8([0, -1, 1, 0])),
-        call("unpack_trits", u8([170, 0, 85]), expect=i8([1, 1, 1, 1, -1, -1, -1, -1, 0, 0, 0, 0])),
-        raises("unpack_trits", u8([97, 0b00110000])),
-        *(raises("unpack_trits", u8([85, bad])) for bad in (255, 0b11, 0b1100, 0b11000000)),
-    ]
-    for n in (0, 4, 64, 1000):
+    pack_spec, unpack_spec = spec["test_pack_trits_2bit"], spec["test_unpack_trits_2bit"]
+    pack = [call("pack_trits_2bit", i8(c), expect=u8(b)) for c, b in pack_spec["cases"]]
+    pack += [raises("pack_trits_2bit", i8(bad)) for bad in pack_spec["REFUSED"]]
+    pack.append(raises("pack_trits_2bit", torch.zeros(2, 4, dtype=torch.int8)))
+    unpack = [call("unpack_trits_2bit", u8(b), expect=i8(c)) for b, c in unpack_spec["cases"]]
+    unpack.append(raises("unpack_trits_2bit", u8([97, 0b00110000])))
+    unpack += [raises("unpack_trits_2bit", u8([85, bad])) for bad in unpack_spec["BAD_BYTES"]]
+    for n in pack_spec["N_CODES"]:
         c = codes(n)
-        packed = pack_ternary(c).data
-        pack.append(call("pack_trits", c, expect=packed))
-        unpack.append(call("unpack_trits", packed, expect=unpack_reference(packed)))
+        pack.append(call("pack_trits_2bit", c, expect=pack_ternary(c).data))
+    for n in unpack_spec["N_CODES"]:
+        packed = pack_ternary(codes(n)).data
+        unpack.append(call("unpack_trits_2bit", packed, expect=unpack_reference(packed)))
 
     visible = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))  # the visible test's own tensor
     groups = [
@@ -139,7 +132,7 @@ def checks():
         raises("quantize_groups", f32([[1.0, float("nan"), 0.0, 0.0]]), 2),
         raises("quantize_groups", torch.ones(4, 6), 4),
     ]
-    for shape, size in [((12,), 4), ((2, 3, 8), 4), ((5, 6), 1), ((3, 10), 10), ((64, 256), 32)]:
+    for shape, size in spec["test_quantize_groups"]["GROUPED"]:
         w = randn(shape) * 0.05
         groups.append(quantized("quantize_groups", w, size, expect=quantize_ternary(w, group_size=size)))
     w = randn((3, 8))
@@ -149,7 +142,7 @@ def checks():
     return {
         "test_quantize": quantize,
         "test_dequantize": dequantize,
-        "test_pack_trits": pack,
-        "test_unpack_trits": unpack,
+        "test_pack_trits_2bit": pack,
+        "test_unpack_trits_2bit": unpack,
         "test_quantize_groups": groups,
     }

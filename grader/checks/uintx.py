@@ -18,6 +18,7 @@ checks() maps each graded test cell to calls whose outputs must match lowbit_ref
 
 import torch
 
+from common import cell_literals
 from lowbit_ref import uintx
 from lowbit_ref.packed import PackedTensor
 from verify import call, raises
@@ -41,6 +42,7 @@ def _input_after(name, x, *rest):
     return x
 '''
 BLOCKED = ("lowbit_ref",)
+LESSON = "02_vectorized_packing"
 
 
 def u8(values):
@@ -57,43 +59,32 @@ def checks():
         shape = (*p.shape[:-1], per_byte * p.shape[-1])
         return uintx.unpack(PackedTensor(p, bits, shape, p.dim() - 1, order=order))
 
+    spec = {cell: cell_literals(LESSON, cell) for cell in (
+        "test_pack_2bit", "test_unpack_2bit", "test_four_bit", "test_pack_bits", "test_unpack_bits", "test_pack_2bit_msb")}
+
     # pack_2bit: the visible worked examples, then random shapes (empty ones too), a transposed input
-    pack2 = [
-        call("pack_2bit", u8(v), expect=u8(w))
-        for v, w in [
-            ([1, 0, 3, 2], [177]),
-            ([1, 0, 3, 2, 3, 3, 3, 3], [177, 255]),
-            ([[1, 0, 3, 2], [0, 0, 0, 3]], [[177], [192]]),
-            ([[[2, 2, 2, 2, 0, 1, 0, 0]]], [[[170, 4]]]),
-        ]
-    ]
+    pack2 = [call("pack_2bit", u8(v), expect=u8(w)) for v, w in spec["test_pack_2bit"]["cases"]]
     pack2.append(raises("pack_2bit", torch.zeros(2, 6, dtype=torch.uint8)))
-    for shape in [(4,), (64,), (3, 12), (2, 3, 16), (1, 1, 1, 4), (0, 8), (5, 0)]:
+    pack2.append(raises("pack_2bit", u8([1, 0, 4, 2])))
+    pack2 += [raises("pack_2bit", u8(bad)) for bad in spec["test_pack_2bit"]["REFUSED"]]
+    for shape in spec["test_pack_2bit"]["SHAPES"]:
         x = rand(4, shape)
         pack2 += [call("pack_2bit", x, expect=uintx.pack(x, 2).data), call("_input_after", "pack_2bit", x, expect=x)]
     x = rand(4, (16, 6))
     pack2.append(call("_on_transposed", "pack_2bit", x, expect=uintx.pack(x.t(), 2).data))
 
-    unpack2 = [
-        call("unpack_2bit", u8(p), expect=u8(w))
-        for p, w in [
-            ([177], [1, 0, 3, 2]),
-            ([177, 255], [1, 0, 3, 2, 3, 3, 3, 3]),
-            ([[177], [192]], [[1, 0, 3, 2], [0, 0, 0, 3]]),
-            ([[[170, 4]]], [[[2, 2, 2, 2, 0, 1, 0, 0]]]),
-        ]
-    ]
-    for shape in [(1,), (7,), (3, 5), (2, 3, 4), (0,), (4, 0)]:
+    unpack2 = [call("unpack_2bit", u8(p), expect=u8(w)) for p, w in spec["test_unpack_2bit"]["cases"]]
+    for shape in spec["test_unpack_2bit"]["SHAPES"]:
         p = rand(256, shape)
         unpack2 += [call("unpack_2bit", p, expect=unpacked(p, 2, 4)), call("_input_after", "unpack_2bit", p, expect=p)]
     p = rand(256, (5, 3))
     unpack2.append(call("_on_transposed", "unpack_2bit", p, expect=unpacked(p.t(), 2, 4)))
 
     four = []
-    for v, w in [([9, 4], [73]), ([9, 4, 15, 2], [73, 47]), ([[9, 4, 15, 2], [0, 0, 1, 1]], [[73, 47], [0, 17]])]:
+    for v, w in spec["test_four_bit"]["pack_cases"]:
         four += [call("pack_4bit", u8(v), expect=u8(w)), call("unpack_4bit", u8(w), expect=u8(v))]
     four.append(raises("pack_4bit", torch.zeros(3, dtype=torch.uint8)))
-    for shape in [(2,), (10,), (3, 8), (2, 2, 6), (0, 4), (3, 0)]:
+    for shape in spec["test_four_bit"]["SHAPES"]:
         x, p = rand(16, shape), rand(256, shape)
         four += [
             call("pack_4bit", x, expect=uintx.pack(x, 4).data),
@@ -102,20 +93,9 @@ def checks():
             call("_input_after", "unpack_4bit", p, expect=p),
         ]
 
-    any_bits = [
-        call("pack_bits", u8(v), bits, expect=u8(w))
-        for v, bits, w in [
-            ([7, 0, 0, 0, 0, 0, 0, 0], 3, [7, 0, 0]),
-            ([0, 0, 0, 1, 0, 0, 0, 0], 3, [0, 2, 0]),
-            ([0, 0, 7, 0, 0, 0, 0, 0], 3, [192, 1, 0]),
-            ([1, 0, 3, 2, 3, 3, 3, 3], 2, [177, 255]),
-            ([9, 4, 15, 2, 0, 0, 1, 1], 4, [73, 47, 0, 17]),
-            ([31, 0, 0, 0, 0, 0, 0, 1], 5, [31, 0, 0, 0, 8]),
-            ([1, 0, 1, 1, 0, 0, 0, 1], 1, [141]),
-        ]
-    ]
-    for bits in range(1, 9):
-        for n in (0, 8, 64, 8 * 37):
+    any_bits = [call("pack_bits", u8(v), bits, expect=u8(w)) for v, bits, w in spec["test_pack_bits"]["cases"]]
+    for bits in spec["test_pack_bits"]["BITS"]:
+        for n in spec["test_pack_bits"]["N_VALUES"]:
             x = rand(2**bits, (n,))
             any_bits += [
                 call("pack_bits", x, bits, expect=uintx.pack(x, bits).data),
@@ -124,12 +104,20 @@ def checks():
     full = torch.full((16,), 255, dtype=torch.uint8)  # every bit set, an int64's sign bit too
     any_bits.append(call("pack_bits", full, 8, expect=full))
 
-    msb = [
-        call("pack_2bit_msb", u8(v), expect=u8(w))
-        for v, w in [([1, 0, 3, 2], [78]), ([[1, 0, 3, 2], [3, 0, 0, 0]], [[78], [192]]), ([1, 0, 3, 2, 0, 0, 0, 1], [78, 1])]
-    ]
+    unpack_any = [call("unpack_bits", u8(d), bits, expect=u8(w)) for d, bits, w in spec["test_unpack_bits"]["cases"]]
+    unpack_any.append(raises("unpack_bits", torch.zeros(4, dtype=torch.uint8), 3))
+    unpack_any += [raises("unpack_bits", torch.zeros(n, dtype=torch.uint8), bits) for n, bits in spec["test_unpack_bits"]["REFUSED"]]
+    for bits in spec["test_unpack_bits"]["BITS"]:
+        for groups in spec["test_unpack_bits"]["N_GROUPS"]:
+            data = rand(256, (groups * bits,))
+            unpack_any += [
+                call("unpack_bits", data, bits, expect=uintx.unpack_bits(data, bits, 8 * groups)),
+                call("_input_after", "unpack_bits", data, bits, expect=data),
+            ]
+
+    msb = [call("pack_2bit_msb", u8(v), expect=u8(w)) for v, w in spec["test_pack_2bit_msb"]["cases"]]
     msb.append(raises("pack_2bit_msb", torch.zeros(5, dtype=torch.uint8)))
-    for shape in [(4,), (40,), (3, 8), (2, 2, 12), (0, 4)]:
+    for shape in spec["test_pack_2bit_msb"]["SHAPES"]:
         x = rand(4, shape)
         msb += [
             call("pack_2bit_msb", x, expect=uintx.pack(x, 2, order="msb").data),
@@ -141,5 +129,6 @@ def checks():
         "test_unpack_2bit": unpack2,
         "test_four_bit": four,
         "test_pack_bits": any_bits,
+        "test_unpack_bits": unpack_any,
         "test_pack_2bit_msb": msb,
     }

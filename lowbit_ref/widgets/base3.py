@@ -18,7 +18,7 @@ from ..base3 import POWERS, pack_base3, unpack_base3
 from ..errors import LowbitError
 from ..packed import PackedTensor
 from ..ternary import pack_ternary
-from ._draw import PALETTE, bit_row, grading, table
+from ._draw import PALETTE, bit_row, compare_html, grading, table
 
 # --- the numbers, all from the library -----------------------------------------------------------
 
@@ -53,7 +53,7 @@ def _start(start) -> list[int]:
 _SIGN = {-1: "\u22121", 0: "0", 1: "+1"}
 
 
-def _viewer_html(trits: list[int]) -> str:
+def _viewer_html(trits: list[int], yours=None) -> str:
     byte = _byte_of(trits)
     digits = [t + 1 for t in trits]
     head = "".join(f"<th style='text-align:center'>t{i}</th>" for i in range(5))
@@ -86,25 +86,29 @@ def _viewer_html(trits: list[int]) -> str:
         + "<div class='lowbit-note'>Base 3 keeps the five trits in <b>1</b> byte, but no bit belongs to a "
         f"single trit: change one trit and several bits flip. 2-bit packing gives each trit its own two bits "
         f"(same colours as above) and needs <b>{len(two)}</b> bytes.</div>"
+        + ("" if yours is None else compare_html(getattr(yours, "__name__", "function"), yours,
+                                                 (torch.tensor(trits, dtype=torch.int8),), [byte]))
     )
 
 
-def trit_byte_viewer(start=(1, 0, -1, -1, 1)):
+def trit_byte_viewer(start=(1, 0, -1, -1, 1), yours=None):
     """Five trit selectors and a byte slider (0..242), kept in step: the byte as a sum of
     powers of 3, its bits, and the same trits in 2-bit packing for comparison.
 
-    ``start`` is five trits (first trit first) or a byte value.
+    ``start`` is five trits (first trit first) or a byte value. ``yours``: the student's
+    ``pack_trits_base3``; its byte for the same five trits is drawn beside the reference's,
+    differing bits marked.
     """
     trits = _start(start)
     if grading():
-        return HTML(_viewer_html(trits))
+        return HTML(_viewer_html(trits, yours))
 
     pickers = [
         W.ToggleButtons(options=[("\u22121", -1), ("0", 0), ("+1", 1)], value=t, style={"button_width": "46px"})
         for t in trits
     ]
     slider = W.IntSlider(value=_byte_of(trits), min=0, max=242, description="byte", continuous_update=True)
-    out = W.HTML(_viewer_html(trits))
+    out = W.HTML(_viewer_html(trits, yours))
     busy = []  # set while one control updates the others, so they do not echo back
 
     def from_trits(_change=None):
@@ -114,7 +118,7 @@ def trit_byte_viewer(start=(1, 0, -1, -1, 1)):
         busy.append(1)
         slider.value = _byte_of(values)
         busy.clear()
-        out.value = _viewer_html(values)
+        out.value = _viewer_html(values, yours)
 
     def from_byte(change):
         if busy:
@@ -124,7 +128,7 @@ def trit_byte_viewer(start=(1, 0, -1, -1, 1)):
         for p, v in zip(pickers, values):
             p.value = v
         busy.clear()
-        out.value = _viewer_html(values)
+        out.value = _viewer_html(values, yours)
 
     for p in pickers:
         p.observe(from_trits, names="value")

@@ -1,4 +1,5 @@
-"""Lesson 05's views: where a mixed-width checkpoint's bytes go, and what each width costs.
+"""Lesson 05's views: where a mixed-width checkpoint's bytes go, what each width costs, and the
+accuracy at each width and granularity (``bits_accuracy_view``).
 
 Every number comes from ``lowbit_ref.checkpoint``: the explorer writes a model with
 ``save_model``, measures the file with ``size_report`` and reads it back with ``load_model``.
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from ..checkpoint import MODEL_WIDTHS, SizeReport, load_model, save_model, size_report
+from ..quantize import dequantize, quantize_uint
 from ..errors import LowbitError, describe
 from ._draw import PALETTE, grading
 
@@ -190,3 +192,90 @@ def plan_explorer(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Te
     for p in pickers:
         p.observe(redraw, names="value")
     return W.VBox([W.HBox(pickers), image, out])
+
+
+# --- accuracy against bits, live ----------------------------------------------------------------
+
+#: Granularities the accuracy view offers: label -> group size of a weight of shape (out, in).
+GRANULARITIES = {"per tensor": lambda w: None, "per output row": lambda w: w.shape[1],
+                 "groups of 16": lambda w: 16 if w.shape[1] % 16 == 0 else w.shape[1]}
+
+
+def accuracy_by_bits(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
+                     symmetric: bool = False) -> dict[str, list[float]]:
+    """Accuracy of ``model`` on ``(inputs, labels)`` with every 2-D weight quantized (``quantize_uint``,
+    then dequantized) to 1..8 bits, for each of ``GRANULARITIES``: label -> 8 accuracies (symmetric
+    quantization has no 1-bit code: its first entry is NaN)."""
+    weights = [name for name, t in model.state_dict().items() if t.is_floating_point() and t.dim() == 2]
+    if not weights:
+        raise LowbitError(f"model must have at least one 2-D weight matrix, got entries {describe(list(model.state_dict()))}")
+    curves = {}
+    for label, group in GRANULARITIES.items():
+        curves[label] = []
+        for bits in range(1, 9):
+            if symmetric and bits == 1:
+                curves[label].append(float("nan"))
+                continue
+            net = copy.deepcopy(model)
+            state = net.state_dict()
+            for name in weights:
+                w = state[name]
+                q = quantize_uint(w, bits, group_size=group(w), symmetric=symmetric)
+                state[name] = dequantize(q).to(w.dtype)
+            net.load_state_dict(state)
+            curves[label].append(_accuracy(net, inputs, labels))
+    return curves
+
+
+def _curves_figure(curves: dict, baseline: float, bits: int, granularity: str, title: str) -> Figure:
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    ax.axhline(100 * baseline, color="#555", linestyle="--", linewidth=1, label=f"float32: {100 * baseline:.1f} %")
+    for i, (label, accs) in enumerate(curves.items()):
+        ax.plot(range(1, 9), [100 * a for a in accs], marker="o", color=PALETTE[i], label=label,
+                linewidth=2.5 if label == granularity else 1, alpha=1 if label == granularity else 0.6)
+    ax.scatter([bits], [100 * curves[granularity][bits - 1]], s=160, facecolor="none", edgecolor="#000",
+               linewidth=2, zorder=4)
+    ax.set_xlabel("bits per weight (every layer)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def bits_accuracy_view(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, bits: int = 4,
+                       granularity: str = "per output row"):
+    """A slider for the width and a choice of granularity: the model's accuracy with every weight
+    quantized that way, on the curves of all widths and granularities (computed once, up front)."""
+    if type(bits) is not int or not 1 <= bits <= 8:
+        raise LowbitError(f"bits must be an int in 1..8, got {describe(bits)}")
+    if granularity not in GRANULARITIES:
+        raise LowbitError(f"granularity must be one of {list(GRANULARITIES)}, got {describe(granularity)}")
+    curves = accuracy_by_bits(model, inputs, labels)
+    baseline = _accuracy(model, inputs, labels)
+
+    def draw(b: int, g: str) -> tuple[bytes, str]:
+        acc = curves[g][b - 1]
+        png = _png(_curves_figure(curves, baseline, b, g, f"{b} bits, {g}: {100 * acc:.1f} % "
+                                                           f"(float32 {100 * baseline:.1f} %)"))
+        note = (f"<div class='lowbit-note'>every weight at <b>{b} bits</b>, one scale and zero point "
+                f"<b>{html.escape(g)}</b>: test accuracy <b>{100 * acc:.1f} %</b></div>")
+        return png, note
+
+    png, note = draw(bits, granularity)
+    if grading():
+        data = base64.b64encode(png).decode("ascii")
+        return HTML(f"<img src='data:image/png;base64,{data}' alt='accuracy against bits'/>{note}")
+    slider = W.IntSlider(value=bits, min=1, max=8, description="bits")
+    choice = W.Dropdown(options=list(GRANULARITIES), value=granularity, description="scales")
+    image, out = W.Image(value=png, format="png"), W.HTML(note)
+
+    def redraw(_change):
+        image.value, out.value = draw(slider.value, choice.value)
+
+    slider.observe(redraw, names="value")
+    choice.observe(redraw, names="value")
+    return W.VBox([W.HBox([slider, choice]), image, out])

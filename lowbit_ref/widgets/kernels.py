@@ -20,9 +20,42 @@ from IPython.display import HTML
 from ..errors import LowbitError, describe
 from ._draw import PALETTE, grading
 
-#: H100 SXM: HBM3 bandwidth (bytes/s) and dense fp16/bf16 tensor-core math (flop/s), per the data sheet.
+#: H100 SXM: HBM3 bandwidth (bytes/s), dense fp16/bf16 tensor-core math and FP32 math on the CUDA
+#: cores (flop/s, an FMA counted as 2), per the data sheet.
 H100_BANDWIDTH = 3.35e12
 H100_PEAK_FLOPS = 989e12
+H100_FP32_FLOPS = 67e12
+
+#: Data-sheet peaks of a few GPUs: (fragment of torch.cuda.get_device_name(), label, memory
+#: bandwidth B/s, FP32 CUDA-core flop/s, dense fp16 tensor-core flop/s). First match wins, so a
+#: more specific fragment comes before a shorter one.
+KNOWN_GPUS = (
+    ("H200", "H200 SXM", 4.8e12, 67e12, 989e12),
+    ("H100 PCIe", "H100 PCIe", 2.0e12, 51e12, 756e12),
+    ("H100", "H100 SXM", H100_BANDWIDTH, H100_FP32_FLOPS, H100_PEAK_FLOPS),
+    ("A100-SXM4-80GB", "A100 SXM 80 GB", 2.039e12, 19.5e12, 312e12),
+    ("A100 80GB PCIe", "A100 PCIe 80 GB", 1.935e12, 19.5e12, 312e12),
+    ("A100", "A100 40 GB", 1.555e12, 19.5e12, 312e12),
+    ("L4", "L4", 0.3e12, 30.3e12, 121e12),
+    ("RTX 4090", "RTX 4090", 1.008e12, 82.6e12, 165e12),
+)
+
+
+def device_peaks(name: str) -> dict | None:
+    """The data-sheet peaks of the GPU called ``name`` (as ``torch.cuda.get_device_name()`` spells
+    it), or None when it is not in ``KNOWN_GPUS``: then measure, e.g. a large device copy.
+
+    >>> device_peaks("NVIDIA H200")["bandwidth"], device_peaks("NVIDIA H100 80GB HBM3")["label"]
+    (4800000000000.0, 'H100 SXM')
+    >>> device_peaks("Some Future GPU") is None
+    True
+    """
+    if not isinstance(name, str):
+        raise LowbitError(f"name must be a device name (str), got {describe(name)}")
+    for fragment, label, bandwidth, fp32, tensor in KNOWN_GPUS:
+        if fragment.lower() in name.lower():
+            return {"label": label, "bandwidth": bandwidth, "fp32_flops": fp32, "tensor_flops": tensor}
+    return None
 FLOPS_PER_WEIGHT = 2  # one multiply and one add per weight at batch 1
 
 
@@ -47,9 +80,15 @@ def roofline_plot(
     peak_flops: float = H100_PEAK_FLOPS,
     bandwidth: float = H100_BANDWIDTH,
     device: str = "H100 SXM",
+    core_flops: float | None = None,
 ):
     """Log-log roofline: attainable TFLOP/s = min(peak, intensity x bandwidth), with one point per
     weight format at its batch-1 matvec intensity ``2 / bytes_per_weight``.
+
+    ``peak_flops`` is the tensor-core roof (what ``tl.dot`` / a GEMM can reach). With
+    ``core_flops`` (the FP32 CUDA-core peak, e.g. ``H100_FP32_FLOPS``) a second, lower roof is
+    drawn, and the points are capped by it: a batch-1 matrix-vector product has no matrix
+    product to give the tensor cores, so it runs on the CUDA cores.
 
     >>> fig = roofline_plot({"fp16": 2.0, "int4": 0.5})
     >>> [line.get_label() for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
@@ -67,13 +106,21 @@ def roofline_plot(
     ax.loglog(xs, [min(peak, x * bw) / 1e12 for x in xs], color="#333", lw=2, label="roofline")
     ax.axvline(ridge, color="#999", ls=":", lw=1)
     ax.text(ridge, peak / 1e12 * 1.15, f"ridge: {ridge:,.0f} flop/byte", ha="center", va="bottom", fontsize=9)
+    cap = peak
+    if core_flops is not None:
+        cap = min(peak, _positive("core_flops", core_flops))
+        ax.loglog(xs, [min(cap, x * bw) / 1e12 for x in xs], color="#333", lw=1.5, ls="--",
+                  label=f"CUDA cores (FP32): {cap / 1e12:,.0f} TFLOP/s")  # fmt: skip
+        ax.text(cap / bw, cap / 1e12 * 1.15, f"CUDA-core ridge: {cap / bw:,.0f} flop/byte", ha="center",
+                va="bottom", fontsize=9)  # fmt: skip
     for k, (label, x) in enumerate(intensities.items()):
-        y = min(peak, x * bw) / 1e12
+        y = min(cap, x * bw) / 1e12
         ax.plot([x], [y], "o", color=PALETTE[k % len(PALETTE)], ms=8, zorder=3,
                 label=f"{label}: {x:g} flop/B -> {y:,.1f} TFLOP/s")  # fmt: skip
     ax.set_xlabel("arithmetic intensity (flops per byte read)")
     ax.set_ylabel("attainable TFLOP/s")
-    ax.set_title(f"Roofline, {device}: {bw / 1e12:g} TB/s, {peak / 1e12:,.0f} TFLOP/s")
+    cores = "" if core_flops is None else f" tensor, {cap / 1e12:,.0f} FP32"
+    ax.set_title(f"Roofline, {device}: {bw / 1e12:g} TB/s, {peak / 1e12:,.0f} TFLOP/s{cores}")
     ax.set_ylim(top=peak / 1e12 * 20)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left", fontsize=9, title="batch-1 matvec")

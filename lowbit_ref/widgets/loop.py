@@ -8,7 +8,7 @@ import torch
 from IPython.display import HTML
 
 from ..loop import byte_views, pack_weights
-from ._draw import table, bit_row, grading
+from ._draw import bit_row, compare_html, grading, table
 
 # --- byte explorer -----------------------------------------------------------------------------
 
@@ -91,19 +91,21 @@ def _stepper_html(values: list[int], bits: int, steps: list, k: int) -> str:
     )
 
 
-def loop_stepper(values=(1, 0, 3, 2), bits: int = 2):
+def loop_stepper(values=(1, 0, 3, 2), bits: int = 2, yours=None):
     """Replay ``pack_weights`` one iteration at a time: packed byte so far, incoming value,
     shifted value and OR result, each bit coloured by the value it came from.
 
     The steps are recorded by the reference loop, so the picture is right even while the
-    student's own version is unfinished.
+    student's own version is unfinished. ``yours``: the student's ``pack_weights``; its bytes for
+    the same values are drawn under the reference's, every bit that differs marked in red.
     """
     tensor = torch.tensor(list(values), dtype=torch.uint8)
     steps: list = []
-    pack_weights(tensor, bits, trace=steps)
+    reference = pack_weights(tensor, bits, trace=steps).tolist()
     values = tensor.tolist()
+    mine = "" if yours is None else compare_html("pack_weights", yours, (tensor.clone(), bits), reference)
     if grading():
-        return HTML(_stepper_html(values, bits, steps, len(steps)))
+        return HTML(_stepper_html(values, bits, steps, len(steps)) + mine)
 
     slider = W.IntSlider(value=0, min=0, max=len(steps), description="iteration", continuous_update=True)
     back = W.Button(description="previous", layout=W.Layout(width="90px"))
@@ -112,4 +114,4 @@ def loop_stepper(values=(1, 0, 3, 2), bits: int = 2):
     slider.observe(lambda ch: setattr(out, "value", _stepper_html(values, bits, steps, ch["new"])), names="value")
     back.on_click(lambda _b: setattr(slider, "value", max(slider.value - 1, 0)))
     forward.on_click(lambda _b: setattr(slider, "value", min(slider.value + 1, len(steps))))
-    return W.VBox([W.HBox([back, forward, slider]), out])
+    return W.VBox([W.HBox([back, forward, slider]), out, *([W.HTML(mine)] if mine else [])])

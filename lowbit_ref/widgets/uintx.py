@@ -17,7 +17,7 @@ from IPython.display import HTML
 
 from ..errors import LowbitError
 from ..uintx import bit_layout, pack
-from ._draw import PALETTE, bit_row, grading, table
+from ._draw import PALETTE, bit_row, compare_html, grading, table
 
 MAX_VALUES = 16  # more than this and the table no longer fits a notebook column
 
@@ -93,8 +93,10 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def layout_html(values, bits: int, order: str = "lsb") -> str:
-    """The packed bytes of ``values`` with every bit coloured by the value it holds."""
+def layout_html(values, bits: int, order: str = "lsb", yours=None) -> str:
+    """The packed bytes of ``values`` with every bit coloured by the value it holds; with
+    ``yours`` (the student's ``pack_bits(values, bits)``, LSB-first), its bytes for the same values
+    beside the reference's, differing bits marked."""
     try:
         values = _parse(values) if isinstance(values, str) else [int(v) for v in values]
         if not values or len(values) > MAX_VALUES:
@@ -124,29 +126,38 @@ def layout_html(values, bits: int, order: str = "lsb") -> str:
             notes.append(f"value {i} is split across two bytes: {' and '.join(where)}.")
     if padding:
         notes.append(f"{_count(padding, 'padding bit')} (grey) fill{'s' if padding == 1 else ''} up the last byte; always 0.")
+    mine = ""
+    if yours is not None:
+        if order == "lsb":
+            name = getattr(yours, "__name__", "function")
+            mine = compare_html(name, yours, (torch.tensor(values, dtype=torch.uint8), bits), packed.data.tolist())
+        else:
+            mine = "<div class='lowbit-note'>Your function packs LSB-first: switch the order back to compare.</div>"
     return (
         f"<div>{chips}</div>"
         + table(rows)
         + "".join(f"<div class='lowbit-note'>{note}</div>" for note in notes)
+        + mine
     )
 
 
-def layout_viewer(values=(1, 0, 3, 2), bits: int = 2, order: str = "lsb"):
+def layout_viewer(values=(1, 0, 3, 2), bits: int = 2, order: str = "lsb", yours=None):
     """Which input value lands in which bits of the packed bytes, colour-coded, for any width
     1..8 and both bit orders. Controls: the values (comma-separated), a width slider and an
     order toggle. Values that do not fit the width show lowbit_ref's error instead of a picture.
+    ``yours``: the student's ``pack_bits(values, bits)``, drawn beside the reference (see layout_html).
     """
     text = ", ".join(str(int(v)) for v in values)
     if grading():
-        return HTML(layout_html(text, bits, order))
+        return HTML(layout_html(text, bits, order, yours))
 
     values_box = W.Text(value=text, description="values", continuous_update=False, layout=W.Layout(width="320px"))
     width = W.IntSlider(value=bits, min=1, max=8, description="bits", continuous_update=True)
     order_toggle = W.ToggleButtons(options=[("LSB-first", "lsb"), ("MSB-first", "msb")], value=order)
-    out = W.HTML(layout_html(text, bits, order))
+    out = W.HTML(layout_html(text, bits, order, yours))
 
     def redraw(_change=None):
-        out.value = layout_html(values_box.value, width.value, order_toggle.value)
+        out.value = layout_html(values_box.value, width.value, order_toggle.value, yours)
 
     for control in (values_box, width, order_toggle):
         control.observe(redraw, names="value")
