@@ -18,11 +18,12 @@ SYSTEM_PACKAGES := chromium bubblewrap postgresql
 SYSTEM_COMMANDS := chromium bwrap pg_ctlcluster
 
 # $(call install,EXTRAS): create the environment if needed and install this package with EXTRAS.
+# -qq: setuptools' editable build prints a warning box on every install; errors still show.
 define install
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
-	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e ".[$(1)]"
+	$(BIN)/python -m pip install -qq $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e ".[$(1)]"
 	touch $@
 endef
 

@@ -13,7 +13,8 @@ one way (each module imports only modules above it in this list):
   ``_uintx_fast`` does the same faster when the packed dim is innermost;
 - ``ternary``: absmean ternary quantization and 2-bit ternary packing (lesson 03);
 - ``base3``: five trits per byte, with a fast unpack (lesson 04);
-- ``checkpoint``: mixed-bitwidth checkpoints in one safetensors file (lesson 05);
+- ``quantize``, ``checkpoint`` (a package), ``nn``, ``resnet``: quantized tensors, mixed-bitwidth
+  checkpoints in one safetensors file, packed layers, BitPack's table (lesson 05);
 - ``kernels``: Triton kernels, on a GPU or in Triton's interpreter (lesson 06);
 - ``bench``: ``python -m lowbit_ref.bench``, throughput against a plain copy;
   ``gpucheck``: ``python -m lowbit_ref.gpucheck``, every CUDA test and figure in one run;
@@ -36,21 +37,15 @@ from .packed import PackedTensor, unpack
 from .ternary import dequantize_ternary, pack_ternary, quantize_ternary
 from .uintx import pack
 
-# The checkpoint names load on first use, so `python -m lowbit_ref.checkpoint` does not find its
-# own module already imported (runpy warns about that).
+from .checkpoint import (  # a package whose CLI is its __main__: `python -m` finds no module imported twice
+    MODEL_WIDTHS, QuantizedTensor, bits_for_range, dequantize, load, load_model, quantize_trits, quantize_uint, save,
+    save_model, size_report,
+)
+
 _CHECKPOINT = (
     "QuantizedTensor", "quantize_uint", "quantize_trits", "dequantize", "bits_for_range", "save", "load", "size_report",
     "save_model", "load_model", "MODEL_WIDTHS",
 )
-
-
-def __getattr__(name):
-    if name in _CHECKPOINT:
-        from . import checkpoint
-
-        return getattr(checkpoint, name)
-    raise AttributeError(f"module 'lowbit_ref' has no attribute {name!r}")
-
 
 __all__ = [
     "LowbitError", "PackedTensor", "pack", "unpack", "quantize_ternary", "dequantize_ternary",

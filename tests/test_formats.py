@@ -513,3 +513,23 @@ def test_bench_rows_check_and_time_every_decoder():
         bench_formats.run(log2_size=9, formats=("q4_0",))
     with pytest.raises(LowbitError, match=r"log2_size must be at least 8 \(whole 256-value blocks\), got 4"):
         bench_formats.run(log2_size=4)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: from_gptq(torch.zeros(1, 1, dtype=torch.int32), 3), r"from_gptq: bits must be 2, 4 or 8, got 3"),
+    (lambda: to_gptq_zeros(torch.ones(1, 8), 5), r"to_gptq_zeros: bits must be 2, 4 or 8, got 5"),
+    (lambda: from_gptq_zeros(torch.zeros(1, 1, dtype=torch.int32), 1), r"from_gptq_zeros: bits must be 2, 4 or 8, got 1"),
+    (lambda: to_gptq_zeros(torch.ones(1, 6, dtype=torch.uint8)), r"to_gptq_zeros: zeros.shape\[1\] \(columns\) at 4 bits must be a multiple of 8, got 6"),
+    (lambda: quantize_nf4([1.0]), r"quantize_nf4: weights must be a floating-point torch.Tensor, got list"),
+    (lambda: quantize_nf4(torch.zeros(64), 3), r"quantize_nf4: blocksize must be an even int >= 2, got 3"),
+    (lambda: to_torchao_uintx(torch.zeros(8, dtype=torch.uint8), 2, dim=1), r"to_torchao_uintx: dim must be in -1..0, got 1"),
+    (lambda: to_torchao_uintx(torch.full((8,), 4), 2), r"to_torchao_uintx: codes must be in 0..3 \(2 bits\), got 4"),
+    (lambda: from_torchao_uintx((torch.zeros(2, dtype=torch.uint8),), 9), r"from_torchao_uintx: bits must be in 1..7, got 9"),
+    (lambda: from_hqq(torch.zeros(2, dtype=torch.uint8), 6), r"from_hqq: bits must be 1, 2, 3 or 4, got 6"),
+    (lambda: to_hqq(torch.tensor(1), 2), r"to_hqq: codes must have at least 1 dimension, got a 0-d tensor"),
+    (lambda: to_hqq(torch.full((4,), -1), 2), r"to_hqq: codes must be in 0..3 \(2 bits\), got -1"),
+    (lambda: save_gguf("/nonexistent-dir/x.gguf", [("w", None)]), r"save_gguf: tensors must be a non-empty mapping name -> \(trits, scales\), got \[\('w', None\)\]"),
+])
+def test_other_bad_input_messages(call, message):
+    with pytest.raises(LowbitError, match=message):
+        call()

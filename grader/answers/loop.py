@@ -39,14 +39,14 @@ def unpack_weights(packed, bits):
 
 EXPECTED.update({
     "sample_raises": 6.0,  # the 4-bit cell raises before assigning: that exercise only
-    "sample_forever": 3.0,  # unpack's cell loops forever: interrupted at the time limit; 4-bit tests need unpack
+    "sample_forever": 5.0,  # unpack's cell loops forever: interrupted at the time limit; pack and the 4-bit answer count
     "sample_os_exit": 6.0,  # os._exit in the 4-bit cell: kernel restarted, cells above replayed
     "sample_sys_exit": 6.0,  # sys.exit in the 4-bit cell: IPython turns it into an error
-    "sample_kill": 3.0,  # SIGKILL to its own kernel in unpack's cell: unpack's work is lost
+    "sample_kill": 5.0,  # SIGKILL to its own kernel in unpack's cell: unpack's work is lost, the rest counts
     "sample_noisy": 8.0,  # stderr output and warnings cost an honest student nothing
     "sample_malformed": 0.0,  # not JSON: feedback says so
     "sample_deleted_tests": 8.0,  # deleted test cells are put back and run
-    "sample_edited_tests": 3.0,  # wrong pack with its test replaced by `assert True`: the real test runs
+    "sample_edited_tests": 5.0,  # wrong pack with its test replaced by `assert True`: the real test runs
     "sample_missing": 0.0,  # no notebook, only a note: feedback says so
 })
 
@@ -87,14 +87,14 @@ ANSWERS.update({
 
 # --- cheating: no credit for the cheated exercise ----------------------------------------------
 # Each cheats on pack_weights (3 points) with a wrong or borrowed answer, and answers the rest
-# honestly; the 4-bit test also uses pack_weights, so it fails too: 3 points remain (unpack).
+# honestly; the 4-bit exercise grades only nibble_bytes (issue 15): 3 + 2 points remain.
 
 EXPECTED.update({
-    "sample_cheat_helpers": 3.0,  # redefines the test helpers `same` and `report`
-    "sample_cheat_equal": 3.0,  # monkeypatches torch.equal and numpy.testing
-    "sample_cheat_object": 3.0,  # returns an object that equals everything
-    "sample_cheat_shadow": 3.0,  # ships lowbit_ref/course.py next to the notebook to fake `same`
-    "sample_cheat_reference": 3.0,  # answers "implement pack_weights" with lowbit_ref's own
+    "sample_cheat_helpers": 5.0,  # redefines the test helpers `same` and `report`
+    "sample_cheat_equal": 5.0,  # monkeypatches torch.equal and numpy.testing
+    "sample_cheat_object": 5.0,  # returns an object that equals everything
+    "sample_cheat_shadow": 5.0,  # ships lowbit_ref/course.py next to the notebook to fake `same`
+    "sample_cheat_reference": 5.0,  # answers "implement pack_weights" with lowbit_ref's own
 })
 
 ANSWERS.update({

@@ -52,6 +52,7 @@ TQ1_0_BYTES = 54
 GGML_TYPES = {"TQ1_0": 34, "TQ2_0": 35}
 _GGUF_ALIGNMENT = 32
 _POW3 = (81, 27, 9, 3, 1)
+_TQ2_SHIFTS = torch.tensor([0, 2, 4, 6], dtype=torch.uint8).view(4, 1)
 
 
 def _check_blocks(trits, scales, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,17 +145,19 @@ def from_tq2_0(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ([1], [0.5])
     """
     blocks = _check_data(data, TQ2_0_BYTES, "from_tq2_0")  # (..., B, 66)
-    qs = blocks[..., :64].reshape(*blocks.shape[:-1], 2, 1, 32)  # (..., B, c, 1, m)
-    shifts = torch.tensor([0, 2, 4, 6], dtype=torch.uint8, device=data.device).view(4, 1)
-    fields = (qs >> shifts) & 3  # (..., B, c, n, m)
-    if (fields == 3).any():
+    qs = blocks[..., :64]
+    if (qs & (qs >> 1) & 0b01010101).any():  # a field 0b11: both of its bits set (one pass over the bytes)
+        fields = (qs.reshape(*blocks.shape[:-1], 2, 1, 32) >> _TQ2_SHIFTS.to(data.device)) & 3
         where = (fields == 3).nonzero()[0].tolist()
         c, m = where[-3], where[-1]
         raise LowbitError(
             f"from_tq2_0: data must hold 2-bit fields 0, 1, 2 (trit + 1), got field 3 in byte {32 * c + m} "
             f"of block {tuple(where[:-3])}"
         )
-    trits = (fields.to(torch.int8) - 1).reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
+    qs = qs.reshape(*blocks.shape[:-1], 2, 1, 32)  # (..., B, c, 1, m)
+    trits = ((qs >> _TQ2_SHIFTS.to(data.device)) & 3).view(torch.int8)  # (..., B, c, n, m): 0, 1, 2
+    trits -= 1  # in place: the fields become trits without another tensor
+    trits = trits.reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
     return trits, _scales_from(blocks[..., 64:])
 
 
@@ -196,6 +199,18 @@ def tq1_0_digits(q: torch.Tensor, places: int = 5) -> torch.Tensor:
     return torch.stack([(((q * 3**j) & 255) * 3) >> 8 for j in range(places)])
 
 
+_TQ1_TABLES: dict = {}
+
+
+def _tq1_0_table(device) -> torch.Tensor:
+    """(256, 5) int8: the trits of every TQ1_0 byte value, digit 0 (most significant) first."""
+    key = str(device)
+    if key not in _TQ1_TABLES:
+        digits = tq1_0_digits(torch.arange(256, dtype=torch.uint8))  # (5, 256)
+        _TQ1_TABLES[key] = (digits.T - 1).to(torch.int8).contiguous().to(device)
+    return _TQ1_TABLES[key]
+
+
 def from_tq1_0(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``(trits int8, scales float16)`` of TQ1_0 blocks; see ``from_tq2_0``.
 
@@ -206,18 +221,19 @@ def from_tq1_0(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ([1], [0.5])
     """
     blocks = _check_data(data, TQ1_0_BYTES, "from_tq1_0")  # (..., B, 54)
-    digits = tq1_0_digits(blocks[..., :52])  # (5, ..., B, 52)
-    digits = digits.movedim(0, -2)  # (..., B, 5, 52): digit j of byte k
     lead = blocks.shape[:-1]
+    # One lookup per byte: the five trits of every byte value, made once by the multiply trick
+    # (tq1_0_digits) rather than per byte. Row v, column j: digit j of byte v, minus 1.
+    five = _tq1_0_table(data.device)[blocks[..., :52].to(torch.int32)]  # (..., B, 52, 5)
+    five = five.transpose(-1, -2)  # (..., B, 5, 52): digit j of byte k
     trits = torch.cat(
         [
-            digits[..., :, :32].reshape(*lead, 160),  # element 32j + m
-            digits[..., :, 32:48].reshape(*lead, 80),  # element 160 + 16j + m
-            digits[..., :4, 48:52].reshape(*lead, 16),  # element 240 + 4j + m
+            five[..., :, :32].reshape(*lead, 160),  # element 32j + m
+            five[..., :, 32:48].reshape(*lead, 80),  # element 160 + 16j + m
+            five[..., :4, 48:52].reshape(*lead, 16),  # element 240 + 4j + m
         ],
         dim=-1,
-    )
-    trits = (trits - 1).to(torch.int8).reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
+    ).reshape(*data.shape[:-1], blocks.shape[-2] * BLOCK)
     return trits, _scales_from(blocks[..., 52:])
 
 
