@@ -170,7 +170,7 @@ EXPECTED.update({
     "sample_hostile_daemon": 8.0,  # a detached process that keeps writing the gradebook: dies with the sandbox
     "sample_hostile_classmate": 8.0,  # deletes and reads sample_correct's submission: not visible
     "sample_hostile_network": 8.0,  # connects to a loopback port the test opened: no network
-    "sample_hostile_solutions": 3.0,  # copies pack_weights from solutions/: not visible, its own wrong one counts
+    "sample_hostile_solutions": 5.0,  # copies pack_weights from solutions/: not visible, its own wrong pack loses 3
     "sample_hostile_forkbomb": 8.0,  # forks until refused: the process limit stops it
     "sample_hostile_memory": 6.0,  # allocates 16 GiB: that cell fails (memory limit), nothing else
     "sample_hostile_disk": 8.0,  # writes until the disk is full: the size limit stops it
