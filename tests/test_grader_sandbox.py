@@ -7,6 +7,7 @@ code, and checks the effect from outside. The limits are made small so the tests
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,7 +31,10 @@ def sandboxed(code: str, tmp_path: Path, limits: bwrap.Limits | None = None, wor
     bwrap.prepare_shared(exchange, uid)
     argv = bwrap.command([sys.executable, "-c", textwrap.dedent(code)], shared=exchange, work=work, submission=work,
                          limits=limits, uid=uid)
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(exchange, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
