@@ -10,6 +10,12 @@ TORCH_INDEX ?=
 # nbgrader runs alembic in a subprocess, so the environment's bin/ goes first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
+# System packages the tests need: Chromium (the browser test), bubblewrap (the grading sandbox),
+# PostgreSQL (the gradebook-on-a-server test). `make test` installs them with `make system-deps`
+# when one is missing.
+SYSTEM_PACKAGES := chromium bubblewrap postgresql
+# how to tell each is installed: a command it provides
+SYSTEM_COMMANDS := chromium bwrap pg_ctlcluster
 
 # $(call install,EXTRAS): create the environment if needed and install this package with EXTRAS.
 # -qq: setuptools' editable build prints a warning box on every install; errors still show.
@@ -21,7 +27,7 @@ define install
 	touch $@
 endef
 
-.PHONY: lab test gpu-check grade samples lessons clean-grades clean help
+.PHONY: lab test gpu-check grade samples lessons clean-grades clean help system-deps
 
 help:
 	@echo "make lab           open the course in JupyterLab (students)"
@@ -31,6 +37,7 @@ help:
 	@echo "make lessons       regenerate lessons/ from solutions/ with nbgrader (contributors)"
 	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
 	@echo "make clean-grades  remove nbgrader's runtime folders under grader/"
+	@echo "make system-deps   install the system packages: $(SYSTEM_PACKAGES)"
 
 # Students get the course; tests, grading and contributors get the test tools too.
 $(VENV)/.installed-course: pyproject.toml $(CONSTRAINTS)
@@ -45,7 +52,22 @@ STAMP := $(VENV)/.installed-test
 lab: $(VENV)/.installed-course
 	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --allow-root
 
+# Installs the system packages as root (apt-get); otherwise prints the command and fails.
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	echo "missing:$$missing (from: $(SYSTEM_PACKAGES))"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	else \
+		echo "Install them, then run make test again:"; \
+		echo "    sudo apt-get install $(SYSTEM_PACKAGES)     (Debian/Ubuntu)"; \
+		echo "    sudo dnf install $(SYSTEM_PACKAGES)         (Fedora; chromium's package may be named chromium-browser)"; \
+		exit 1; \
+	fi
+
 test: $(STAMP)
+	@for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || { $(MAKE) --no-print-directory system-deps || exit 1; break; }; done
 	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider $(PYTEST_ARGS)
 
 # Every CUDA test and the GPU benchmark in one run (under 5 minutes on an H100); says so and

@@ -10,7 +10,8 @@ import sys
 
 c = get_config()  # noqa: F821 (nbgrader injects it)
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "grader"))
+if here not in sys.path:  # the course directory: grader/ is a package in it
+    sys.path.insert(0, here)
 
 c.CourseDirectory.course_id = "lowbit"
 c.CourseDirectory.root = here
@@ -24,12 +25,13 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grader", "gradeboo
 # Only notebooks are handed out; helper files in a lesson folder are not.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".hypothesis"]
 
-# Autograde: one student's broken notebook must never stop the batch or cost points elsewhere.
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
-)
-from plugins import ResilientExecute  # noqa: E402  (grader/plugins.py)
+# Autograde: one student's broken notebook must never stop the batch or cost points elsewhere,
+# and no student's code runs outside the sandbox (grader/bwrap.py).
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+from grader import bwrap  # noqa: E402
+from grader.plugins import ResilientExecute, SandboxedKernelManager  # noqa: E402
 
 # A cell that runs longer than this is interrupted and fails (an infinite loop); every lesson
 # cell runs in a few seconds, so this is generous. grader/grade.py --timeout overrides it.
@@ -39,11 +41,16 @@ c.Execute.interrupt_on_timeout = True
 # shadow a real module: IPython keeps the working directory off sys.path (and grade.py sets
 # PYTHONSAFEPATH=1, so Python does too).
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.ignore_cwd=True"]
-# A kernel that dies (os._exit, a crash) is restarted and grading goes on; nbgrader alone would
-# drop the whole submission.
+# Every autograde kernel starts inside the sandbox; only `grade.py --no-sandbox` (a trusted class)
+# turns it off. (Set on ResilientExecute, which only autograde uses: a student's Validate button
+# runs their own notebook on their own machine, unsandboxed.)
+if bwrap.enabled():
+    c.ResilientExecute.kernel_manager_class = SandboxedKernelManager
+# nbgrader's own autograde steps, with its Execute swapped for ResilientExecute: a kernel that
+# dies (os._exit, a crash) is restarted and grading goes on; nbgrader alone would drop the
+# whole submission.
 c.Autograde.autograde_preprocessors = [
-    ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ResilientExecute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
 # A deleted test cell is put back and run: the tests are ours, not the student's to remove.
 c.OverwriteCells.add_missing_cells = True
@@ -61,6 +68,6 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # Release: graded test cells get the `raises-exception` tag, so Run All goes past an unfinished
 # exercise to the demos below it (grader/release_tags.py). Grading ignores tags.
 from nbgrader.converters import GenerateAssignment  # noqa: E402
-from release_tags import TagTestCells  # noqa: E402
+from grader.release_tags import TagTestCells  # noqa: E402
 
 c.GenerateAssignment.preprocessors = GenerateAssignment.class_traits()["preprocessors"].default() + [TagTestCells]

@@ -11,7 +11,14 @@ grading. This script runs its commands for every lesson, students in parallel, t
   answer does not hold up outside the student's kernel (cheating, or tests tampered with);
 - writes a feedback page for a submission nbgrader could not grade at all (a notebook that is
   not valid JSON, or missing), so every student gets an explanation;
-- never stops the batch because of one student, and never writes into grader/submitted/.
+- never stops the batch because of one student, and never writes into grader/submitted/;
+  grades.csv is always written, and the exit status (and the last line) say how many
+  submissions could not be graded (exit 3 when any).
+
+Every process that runs a student's code (nbgrader's kernels, the independent check) runs in
+the OS sandbox of grader/bwrap.py (bubblewrap): see the README's "Security model". Without
+bubblewrap this script refuses to grade and says what to install; `--no-sandbox` grades a
+trusted class without it.
 
 Parallel autograde and the gradebook: the students are split into `--jobs` shards, each graded
 by one `nbgrader autograde` process (one kernel per notebook, as always). The processes share
@@ -42,7 +49,12 @@ GRADER = ROOT / "grader"
 SUBMITTED = GRADER / "submitted"
 SAMPLES = GRADER / "samples"
 CSV_PATH = GRADER / "grades.csv"
-sys.path.insert(0, str(GRADER))
+if __package__ in (None, ""):  # run as a script (python grader/grade.py): grader/ is a package in ROOT
+    sys.path.insert(0, str(ROOT))
+from grader import bwrap  # noqa: E402
+
+NO_SANDBOX_WARNING = ("WARNING: --no-sandbox: students' code runs with your user, files and network. "
+                      "Only for a class whose code you trust completely.")
 
 
 def lessons() -> list[str]:
@@ -85,10 +97,12 @@ def students_for(lesson: str) -> list[str]:
     return sorted(p.name for p in SUBMITTED.iterdir() if (p / lesson).is_dir()) if SUBMITTED.is_dir() else []
 
 
-def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float) -> None:
-    """Autograde the students in `jobs` parallel shards, then check each one's answers independently."""
-    import verify
+def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float) -> set[str]:
+    """Autograde the students in `jobs` parallel shards, then check each one's answers independently.
+    Returns the students whose independent check could not run (their checked cells get 0)."""
     from nbgrader.api import Gradebook
+
+    from grader import verify
 
     # One long-lived nbgrader process per shard: starting one per student costs more than it saves.
     shards = [students[k::jobs] for k in range(min(jobs, len(students)))]
@@ -108,23 +122,39 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
         if not done(student) and (SUBMITTED / student / lesson / f"{lesson}.ipynb").exists():
             nbgrader("autograde", lesson, f"--student={student}", "--force", check=False, quiet=True)
 
-    checks = verify.load_checks(ROOT, lesson)
+    try:
+        checks = verify.load_checks(ROOT, lesson)
+    except Exception as error:  # noqa: BLE001 (a broken checks file is the course's problem, not the students')
+        print(f"  grader/checks/ file for {lesson} does not load ({type(error).__name__}: {error}): independent check skipped")
+        return set()
     if checks is None:
         print(f"  (no grader/checks/ file for {lesson}: independent check skipped)")
-        return
+        return set()
     owners = verify.exercise_of(json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()))
     graded = [s for s in students if done(s)]
+    failed: set[str] = set()
+
+    def check_one(student: str, sandbox) -> dict:
+        try:
+            notebook = json.loads((GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").read_text())
+            verdicts = verify.verify_notebook(notebook, checks, time_limit, sandbox)
+        except Exception as error:  # noqa: BLE001 (one student never stops the batch)
+            verdicts = {test_id: f"the independent check could not run ({type(error).__name__}: {error})" for test_id in checks.checks()}
+        if any(reason and reason.startswith(verify.NOT_RUN) for reason in verdicts.values()):
+            failed.add(student)
+        return verdicts
 
     def check(shard: list[str]) -> dict:
-        sandbox = verify.Sandbox(verify.blocked_of(checks))  # warm: torch is imported once per shard
         try:
-            return {
-                s: verify.verify_notebook(json.loads((GRADER / "autograded" / s / lesson / f"{lesson}.ipynb").read_text()),
-                                          checks, time_limit, sandbox)
-                for s in shard
-            }
+            sandbox = verify.Sandbox(verify.blocked_of(checks))  # warm: torch is imported once per shard
+        except Exception as error:  # noqa: BLE001
+            print(f"  the independent check's sandbox did not start: {type(error).__name__}: {error}", flush=True)
+            sandbox = None
+        try:
+            return {s: check_one(s, sandbox) for s in shard}
         finally:
-            sandbox.close()
+            if sandbox is not None:
+                sandbox.close()
 
     verdicts = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -133,8 +163,11 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
     with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
         for student in graded:
             zeroed = verify.apply_verdicts(gb, lesson, student, verdicts[student], owners)
-            if zeroed:
+            if student in failed:
+                print(f"  {student}: the independent check could not run: {', '.join(zeroed) or 'no points'} removed", flush=True)
+            elif zeroed:
                 print(f"  {student}: independent check failed {', '.join(zeroed)}: points removed", flush=True)
+    return failed
 
 
 FAILED_PAGE = """<!DOCTYPE html>
@@ -148,13 +181,15 @@ FAILED_PAGE = """<!DOCTYPE html>
 """
 
 
-def explain_ungraded(lesson: str, students: list[str]) -> None:
-    """A feedback page for each submission nbgrader could not grade at all."""
+def explain_ungraded(lesson: str, students: list[str]) -> set[str]:
+    """A feedback page for each submission nbgrader could not grade at all. Returns those whose
+    notebook was readable (so grading itself failed, not the student's file)."""
     import nbformat
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
         max_score = gb.find_assignment(lesson).max_score
+    failed = set()
     for student in students:
         if (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists():
             continue
@@ -174,13 +209,16 @@ def explain_ungraded(lesson: str, students: list[str]) -> None:
         else:
             try:
                 nbformat.read(submitted, as_version=4)
-                reason = "The notebook could not be graded: see the instructor's grading log."
+                reason = ("The notebook could not be graded: its kernel did not start or stopped grading "
+                          "(for instance a sandbox limit it ran into). Your instructor has the grading log.")
+                failed.add(student)
             except Exception as error:  # noqa: BLE001 (any reason the file is not a notebook)
                 reason = f"The submitted file is not a readable notebook, so none of it could be run: {html.escape(str(error)[:300])}"
         page = GRADER / "feedback" / student / lesson / f"{lesson}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(FAILED_PAGE.format(lesson=lesson, max_score=max_score, reason=reason))
         print(f"  {student}: not gradable: {reason.split(':')[0]}", flush=True)
+    return failed
 
 
 def print_table(path: Path) -> None:
@@ -199,8 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", action="store_true", help="grade the sample submissions in grader/samples/ too")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: CPU cores)")
     parser.add_argument("--timeout", type=int, help="seconds a cell may run before it is interrupted (default: nbgrader_config.py)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run students' code without the OS sandbox (only for a class you trust completely)")
+    limits = bwrap.Limits()
+    parser.add_argument("--memory", type=int, metavar="MB", default=limits.memory // bwrap.MiB,
+                        help="memory (address space) of each sandboxed process, MiB (default: %(default)s)")
+    parser.add_argument("--processes", type=int, metavar="N", default=limits.processes,
+                        help="processes and threads a sandbox may run (default: %(default)s)")
+    parser.add_argument("--disk", type=int, metavar="MB", default=limits.disk // bwrap.MiB,
+                        help="size of a sandbox's working folder and of its /tmp, MiB each (default: %(default)s)")
+    parser.add_argument("--file-size", type=int, metavar="MB", default=limits.file_size // bwrap.MiB,
+                        help="largest file a sandboxed process may write, MiB (default: %(default)s)")
     parser.add_argument("lessons", nargs="*", help="lessons to grade (default: every lesson in solutions/)")
     args = parser.parse_args(argv)
+    for name in ("memory", "processes", "disk", "file_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     chosen = args.lessons or lessons()
     unknown = sorted(set(chosen) - set(lessons()))
     if unknown:
@@ -209,13 +261,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.timeout is not None:
         os.environ["LOWBIT_CELL_TIMEOUT"] = str(args.timeout)
+    if args.no_sandbox:
+        os.environ["LOWBIT_NO_SANDBOX"] = "1"
+        print(NO_SANDBOX_WARNING, flush=True)
+    else:
+        os.environ.pop("LOWBIT_NO_SANDBOX", None)
+        os.environ.update(bwrap.Limits(memory=args.memory * bwrap.MiB, processes=args.processes,
+                                       disk=args.disk * bwrap.MiB, file_size=args.file_size * bwrap.MiB).to_env())
+        problem = bwrap.self_test()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     if args.samples:
         copy_samples()
     if not SUBMITTED.is_dir() or not any(SUBMITTED.iterdir()):
         print("No submissions in grader/submitted/. Collect some (see README), or run `make grade` for the samples.")
         return 1
 
-    start, graded = time.monotonic(), 0
+    start, graded, failed = time.monotonic(), 0, []
     for lesson in chosen:
         students = students_for(lesson)
         if not students:
@@ -223,15 +286,45 @@ def main(argv: list[str] | None = None) -> int:
         # Registers the lesson and its graded cells in the gradebook. The release goes to a scratch
         # folder so lessons/ (the committed student version) is never rewritten by grading.
         nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
-        grade_lesson(lesson, students, args.jobs, args.timeout or 60)
-        explain_ungraded(lesson, students)
+        trouble = grade_lesson(lesson, students, args.jobs, args.timeout or 60)
+        trouble |= explain_ungraded(lesson, students)
         nbgrader("generate_feedback", lesson, "--force", check=False)
+        failed += [f"{student}/{lesson}" for student in sorted(trouble)]
         graded += len(students)
     elapsed = time.monotonic() - start
-    nbgrader("export", f"--to={CSV_PATH}")
+    export_csv()
     print_table(CSV_PATH)
-    print(f"{graded} notebooks graded in {elapsed:.0f} s ({graded / elapsed * 60:.1f} per minute, {args.jobs} at a time)")
+    if args.no_sandbox:
+        print(NO_SANDBOX_WARNING)
+    print(f"{graded} notebooks graded in {elapsed:.0f} s ({graded / max(elapsed, 1e-9) * 60:.1f} per minute, {args.jobs} at a time)")
+    if failed:
+        print(f"{len(failed)} submission(s) could not be graded (0 on the cells affected; their feedback says why): {', '.join(failed)}")
+        return 3
+    print("0 submissions could not be graded")
     return 0
+
+
+def export_csv() -> None:
+    """grades.csv from nbgrader's export; should that fail, the same columns straight from the gradebook."""
+    result = nbgrader("export", f"--to={CSV_PATH}", check=False)
+    if result.returncode == 0 and CSV_PATH.exists():
+        return
+    print("  nbgrader export failed; writing grades.csv from the gradebook directly", flush=True)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb, open(CSV_PATH, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                      "raw_score", "late_submission_penalty", "score", "max_score"])
+        for assignment in gb.assignments:
+            for student in gb.students:
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                    row = [sub.timestamp, sub.score + sub.late_submission_penalty, sub.late_submission_penalty, sub.score]
+                except Exception:  # noqa: BLE001 (no submission: 0, as nbgrader exports it)
+                    row = ["", 0.0, 0.0, 0.0]
+                out.writerow([assignment.name, assignment.duedate or "", row[0], student.id, student.last_name or "",
+                              student.first_name or "", student.email or "", *row[1:], assignment.max_score])
 
 
 if __name__ == "__main__":

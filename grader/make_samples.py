@@ -30,8 +30,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TOPICS, cell_source, grade_id, load_module, nbgrader_meta, topic  # noqa: E402
+if __package__ in (None, ""):  # run as a script: python grader/make_samples.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from grader.common import TOPICS, cell_source, grade_id, load_module, nbgrader_meta, topic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "grader" / "samples"

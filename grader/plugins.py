@@ -11,12 +11,19 @@ replayed, and grading goes on; only the tests that needed the broken cell lose t
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
+
+from grader import bwrap
 
 KERNEL_DIED = (
     "The Python kernel stopped while running this cell (os._exit, sys.exit in a thread, a signal "
@@ -72,3 +79,49 @@ class ResilientExecute(Execute):
     @staticmethod
     def _error(ename: str, evalue: str):
         return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+# --- the kernel in the sandbox -------------------------------------------------------------------
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel starts inside the sandbox of grader/bwrap.py.
+
+    The kernel has no network, so it talks to nbgrader through ``ipc`` sockets in a private
+    exchange folder; its working folder is a size-limited private copy of the submission folder
+    (nbgrader's ``autograded/<student>/<lesson>``), so nothing it writes reaches the course. An
+    interrupt is a message (ipykernel then signals itself): signals from outside would reach the
+    sandbox's own processes instead of the kernel. Switched on in nbgrader_config.py.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._uid = bwrap.new_uid()
+        self._exchange = Path(tempfile.mkdtemp(prefix="lowbit-kernel-"))
+        bwrap.prepare_shared(self._exchange, self._uid)
+        self.transport = "ipc"
+        self.ip = str(self._exchange / "k")
+        self.connection_file = str(self._exchange / "kernel.json")
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        if self._uid is not None and os.path.exists(self.connection_file):
+            os.chown(self.connection_file, self._uid, self._uid)  # the kernel's user reads it; nobody else
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        work = Path(kw.get("cwd") or os.getcwd()).resolve()
+        sandboxed = bwrap.command(kernel_cmd, shared=self._exchange, work=work, submission=work, uid=self._uid)
+        kw["cwd"] = str(self._exchange)
+        return await super()._async_launch_kernel(sandboxed, **kw)
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.has_kernel:
+            self._connect_control_socket()
+            self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart:
+            shutil.rmtree(self._exchange, ignore_errors=True)
+
+    def __del__(self):
+        shutil.rmtree(self._exchange, ignore_errors=True)

@@ -125,7 +125,32 @@ def main(job_dir: str) -> None:
         json.dump({"results": results, "cell_errors": cell_errors}, f)
 
 
-def serve(site: str) -> None:
+def wait(pid: int, budget: float) -> None:
+    """Wait for the child; kill it once it has run ``budget`` seconds."""
+    import os
+    import select
+
+    fd = os.pidfd_open(pid)
+    try:
+        if not select.select([fd], [], [], budget)[0]:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+
+
+def sweep() -> None:
+    """Kill every process left in this sandbox but this one (a student's background process).
+    Only ever called with ``--isolated``: in its own PID namespace, where that is all there is."""
+    import os
+
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass  # nothing left to kill
+
+
+def serve(site: str, isolated: bool) -> None:
     import os
 
     sys.path[:0] = [site]
@@ -134,7 +159,7 @@ def serve(site: str) -> None:
 
     torch.set_num_threads(1)  # one student per core; also no thread pool alive across fork()
     for line in sys.stdin:
-        job_dir = line.strip()
+        job_dir, budget = line.split()
         pid = os.fork()
         if pid == 0:
             code = 0
@@ -145,9 +170,11 @@ def serve(site: str) -> None:
             finally:
                 os._exit(code)
         print(f"pid {pid}", flush=True)
-        os.waitpid(pid, 0)
+        wait(pid, float(budget))
+        if isolated:
+            sweep()
         print("done", flush=True)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[2])
+    serve(sys.argv[2], "--isolated" in sys.argv[3:])

@@ -35,9 +35,11 @@ from pathlib import Path
 
 import torch
 
-from common import cell_source, load_module, nbgrader_meta, topic
+from grader import bwrap
+from grader.common import cell_source, load_module, nbgrader_meta, topic
 
 HERE = Path(__file__).resolve().parent
+NOT_RUN = "the independent check could not run"
 SANDBOX = HERE / "sandbox.py"
 
 
@@ -81,6 +83,11 @@ def raises(name: str, *args, error: str = "ValueError") -> Raises:
 
 def load_checks(root: Path, lesson: str):
     path = root / "grader" / "checks" / f"{topic(lesson)}.py"
+    # checks files write `from verify import call` (and `from common import ...`): the same modules
+    from grader import common
+
+    sys.modules.setdefault("verify", sys.modules[__name__])
+    sys.modules.setdefault("common", common)
     return load_module(path, f"checks_{lesson}") if path.exists() else None
 
 
@@ -127,36 +134,64 @@ def _site_without_blocked(job_dir: Path, blocked) -> str:
 
 class Sandbox:
     """A warm sandbox server (grader/sandbox.py --serve): torch imported once, a fresh forked child
-    per job. One per worker thread; ``close()`` it when done."""
+    per job. One per worker thread; ``close()`` it when done.
+
+    The server runs inside the OS sandbox of grader/bwrap.py (unless grading was told not to,
+    ``--no-sandbox``): it sees its own copy of sandbox.py, the environment's packages minus the
+    blocked ones, and ``jobs/``, the one folder it shares with this process."""
 
     def __init__(self, blocked):
         self.blocked = tuple(blocked)
+        self.isolated = bwrap.enabled()
+        self.uid = bwrap.new_uid() if self.isolated else None
         self.home = tempfile.mkdtemp(prefix="lowbit-sandbox-")
+        os.chmod(self.home, 0o755)
         site = _site_without_blocked(Path(self.home), self.blocked)
+        shutil.copy(SANDBOX, Path(self.home, "sandbox.py"))
+        self.jobs = Path(self.home, "jobs")
+        self.jobs.mkdir()
+        argv = [sys.executable, "-S", "-I", str(Path(self.home, "sandbox.py")), "--serve", site]
+        if self.isolated:
+            bwrap.prepare_shared(self.jobs, self.uid)
+            argv = bwrap.command(argv + ["--isolated"], shared=self.jobs, readonly=(Path(self.home),), uid=self.uid)
         self.process = subprocess.Popen(
-            [sys.executable, "-S", "-I", str(SANDBOX), "--serve", site], cwd=self.home,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+            argv, cwd=self.home, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, start_new_session=True,
         )
 
-    def run(self, job_dir: str, budget: float) -> None:
-        """Run one job; kill its child if it outlives ``budget`` seconds."""
-        self.process.stdin.write(job_dir + "\n")
-        self.process.stdin.flush()
-        child = int(self.process.stdout.readline().split()[1])
-        deadline = time.monotonic() + budget
-        while not select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-            deadline = time.monotonic() + 60
-        self.process.stdout.readline()  # "done"
+    def job_dir(self) -> tempfile.TemporaryDirectory:
+        """A folder for one job, writable by the server's user."""
+        folder = tempfile.TemporaryDirectory(prefix="job-", dir=self.jobs)
+        bwrap.prepare_shared(Path(folder.name), self.uid)
+        return folder
 
-    def close(self) -> None:
+    def run(self, job_dir: str, budget: float) -> None:
+        """Run one job; the server kills its child if it outlives ``budget`` seconds. A server that
+        does not answer in time (or died) is killed and started again."""
+        try:
+            self.process.stdin.write(f"{job_dir} {budget}\n")
+            self.process.stdin.flush()
+            deadline = time.monotonic() + budget + 30
+            for _ in range(2):  # "pid N", then "done"
+                if not select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    raise TimeoutError
+                if not self.process.stdout.readline():
+                    raise EOFError
+        except (OSError, TimeoutError, EOFError):
+            old_homes = [*getattr(self, "old_homes", []), self.home]  # the caller's job folder is in it
+            self.close(keep_home=True)
+            self.__init__(self.blocked)
+            self.old_homes = old_homes
+
+    def close(self, keep_home: bool = False) -> None:
         with contextlib.suppress(OSError):
             self.process.stdin.close()
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        shutil.rmtree(self.home, ignore_errors=True)
+        if not keep_home:
+            for home in [*getattr(self, "old_homes", []), self.home]:
+                shutil.rmtree(home, ignore_errors=True)
 
 
 def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, calls: list, time_limit: float) -> dict:
@@ -171,7 +206,7 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, ca
     skip_cells: list[int] = []
     skip_calls: list[int] = []
     for _attempt in range(len(cells) + len(calls) + 1):
-        with tempfile.TemporaryDirectory(prefix="lowbit-verify-") as job_dir:
+        with sandbox.job_dir() as job_dir:
             tensors: dict = {}
             job = {
                 "blocked": list(sandbox.blocked),
@@ -186,6 +221,7 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, ca
                 ],
             }
             save_file(tensors, f"{job_dir}/inputs.safetensors")
+            os.chmod(f"{job_dir}/inputs.safetensors", 0o644)  # safetensors writes 0600: the sandbox's user reads it
             Path(job_dir, "job.json").write_text(json.dumps(job))
             # backstop for a time limit the student's code disarmed
             sandbox.run(job_dir, time_limit * (len(cells) + len(calls) + 2) + 30)
@@ -196,7 +232,7 @@ def run_sandbox(cells: list[tuple[str, str]], prelude: str, sandbox: Sandbox, ca
             except (OSError, ValueError):
                 progress = Path(job_dir, "progress")
                 if not progress.exists():
-                    return {"failure": "the checking process could not start"}
+                    return {"failure": f"{NOT_RUN}: the checking process did not start"}
                 stage, index = progress.read_text().split()
                 if stage == "cell" and int(index) >= 0 and int(index) not in skip_cells:
                     skip_cells.append(int(index))

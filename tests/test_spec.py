@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "grader"))
+sys.path.insert(0, str(ROOT))  # grader/ is a package
 
-import common  # noqa: E402
-import verify  # noqa: E402
+from grader import common, verify  # noqa: E402
 
 from course import notebook, source  # noqa: E402
 

@@ -139,3 +139,161 @@ ANSWERS.update({
         "pack_weights": "from lowbit_ref.loop import pack_weights",
     },
 })
+
+# --- hostile: code that attacks the grading machine, not the tests (see README "Security model") -
+# Each runs its attack in the 4-bit cell (2 points) and then answers it honestly, so inside the
+# sandbox it gets full marks and harms nothing; tests/test_grading.py checks that nothing outside
+# the submission changed. Written so that, were the sandbox missing, it could only touch a
+# throw-away copy of the course in the temporary folder (what the tests grade): anywhere else it
+# does nothing. Loops are bounded in count and time.
+
+_GUARD = '''
+import os, sys, tempfile, time
+from pathlib import Path
+# Only ever attack a throw-away course in the temporary folder (the tests' copy); never a real one.
+_here = Path.cwd()
+_course = _here.parents[3] if len(_here.parents) > 3 and _here.parents[2].name == "grader" else None
+if _course is not None and not str(_course).startswith(tempfile.gettempdir().rstrip("/") + "/"):
+    _course = None
+'''
+_NIBBLES = "\nnibble_bytes = [9 | 4 << 4, 15 | 2 << 4]"
+
+
+def _hostile(attack: str, **cells) -> dict:
+    return {"@solutions": True, "nibble_bytes": _GUARD + attack.strip("\n") + _NIBBLES, **cells}
+
+
+EXPECTED.update({
+    "sample_hostile_grader": 8.0,  # rewrites grader/ files: not visible, the batch goes on
+    "sample_hostile_library": 8.0,  # rewrites lowbit_ref's source: read-only
+    "sample_hostile_gradebook": 8.0,  # writes the gradebook with sqlite3: not visible
+    "sample_hostile_daemon": 8.0,  # a detached process that keeps writing the gradebook: dies with the sandbox
+    "sample_hostile_classmate": 8.0,  # deletes and reads sample_correct's submission: not visible
+    "sample_hostile_network": 8.0,  # connects to a loopback port the test opened: no network
+    "sample_hostile_solutions": 5.0,  # copies pack_weights from solutions/: not visible, its own wrong pack loses 3
+    "sample_hostile_forkbomb": 8.0,  # forks until refused: the process limit stops it
+    "sample_hostile_memory": 6.0,  # allocates 16 GiB: that cell fails (memory limit), nothing else
+    "sample_hostile_disk": 8.0,  # writes until the disk is full: the size limit stops it
+})
+
+ANSWERS.update({
+    "sample_hostile_grader": _hostile('''
+for _name in ("grader/checks/loop.py", "grader/grade.py", "grader/verify.py"):
+    if _course is None:
+        break
+    try:
+        (_course / _name).write_text("raise SystemExit('rewritten by a student')\\n")
+        print("rewrote", _name)
+    except OSError as _error:
+        print("could not rewrite", _name, type(_error).__name__)
+'''),
+    "sample_hostile_library": _hostile('''
+import importlib.util
+_targets = [_course / "lowbit_ref" / "loop.py"] if _course else []
+_spec = importlib.util.find_spec("lowbit_ref") if _course else None  # (the independent check blocks it)
+if _spec and _spec.origin.startswith(tempfile.gettempdir().rstrip("/") + "/"):
+    _targets.append(Path(_spec.origin).parent / "loop.py")  # the installed library, if it is a throw-away copy
+for _target in _targets:
+    try:
+        with open(_target, "a") as _f:
+            _f.write("\\ndef pack_weights(*args, **kwargs):\\n    raise RuntimeError('sabotaged')\\n")
+        print("rewrote", _target.name)
+    except OSError as _error:
+        print("could not rewrite the library:", type(_error).__name__)
+'''),
+    "sample_hostile_gradebook": _hostile('''
+import sqlite3
+if _course is not None:
+    try:
+        _db = sqlite3.connect(f"file:{_course / 'grader' / 'gradebook.db'}?mode=rw", uri=True)
+        _db.execute("UPDATE grade SET extra_credit = 25")
+        _db.execute("INSERT INTO student (id) VALUES ('intruder')")
+        _db.commit()
+        print("wrote the gradebook")
+    except sqlite3.Error as _error:
+        print("gradebook not writable:", _error)
+'''),
+    "sample_hostile_daemon": _hostile('''
+import subprocess
+_daemon = (
+    "import sqlite3, sys, time\\n"
+    "for _ in range(60):\\n"
+    "    time.sleep(1)\\n"
+    "    if sys.argv[1]:\\n"
+    "        try:\\n"
+    "            db = sqlite3.connect('file:' + sys.argv[1] + '?mode=rw', uri=True)\\n"
+    "            db.execute('UPDATE grade SET extra_credit = 25'); db.commit(); db.close()\\n"
+    "        except Exception:\\n"
+    "            pass\\n"
+)
+_gradebook = str(_course / "grader" / "gradebook.db") if _course else ""
+subprocess.Popen([sys.executable, "-c", _daemon, _gradebook, "lowbit-hostile-daemon"], start_new_session=True,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("started a background process")
+'''),
+    "sample_hostile_classmate": _hostile('''
+import shutil
+if _course is not None:
+    _classmate = _course / "grader" / "submitted" / "sample_correct" / "01_bits_and_loops"
+    try:
+        print("classmate's notebook:", len((_classmate / "01_bits_and_loops.ipynb").read_bytes()), "bytes read")
+    except OSError as _error:
+        print("classmate's notebook: not visible", type(_error).__name__)
+    shutil.rmtree(_classmate.parent, ignore_errors=True)
+    print("classmate's folder still there:", _classmate.exists())
+'''),
+    "sample_hostile_network": _hostile('''
+import socket
+_port = int(os.environ.get("LOWBIT_HOSTILE_PORT", "0"))
+if _port:
+    try:
+        with socket.create_connection(("127.0.0.1", _port), timeout=2) as _s:
+            _s.sendall(b"stolen answers")
+        print("connected to the grader's port")
+    except OSError as _error:
+        print("no connection:", type(_error).__name__)
+'''),
+    "sample_hostile_solutions": {
+        "@solutions": True,
+        "pack_weights": _GUARD + _WRONG_PACK + '''
+import json
+try:
+    _source = json.loads((_course / "solutions" / "01_bits_and_loops" / "01_bits_and_loops.ipynb").read_text())
+    exec(next("".join(c["source"]) for c in _source["cells"] if "def pack_weights" in "".join(c["source"])))
+    print("solutions/: copied pack_weights")
+except (OSError, TypeError, StopIteration) as _error:
+    print("solutions/: not visible", type(_error).__name__)
+''',
+    },
+    "sample_hostile_forkbomb": _hostile('''
+_children = []
+try:
+    for _ in range(400):  # at most 400 processes, each gone after 20 s
+        _children.append(os.posix_spawn("/bin/sleep", ["sleep", "20"], {}))
+    print(f"started all {len(_children)} processes")
+except OSError as _error:
+    print(f"fork refused after {len(_children)} processes ({type(_error).__name__})")
+finally:
+    for _pid in _children:
+        os.kill(_pid, 9)
+        os.waitpid(_pid, 0)
+'''),
+    "sample_hostile_memory": _hostile('''
+_hog = torch.empty(16 << 30, dtype=torch.uint8)  # 16 GiB, four times the sandbox's memory limit
+'''),
+    "sample_hostile_disk": _hostile('''
+_written = 0
+try:
+    for _i in range(8 if _course else 0):  # at most 1 GiB, in the working folder, removed below
+        with open(f"filler-{_i}.bin", "wb") as _f:
+            for _ in range(8):
+                _f.write(bytes(16 << 20))
+                _written += 16
+    print(f"wrote {_written} MiB")
+except OSError as _error:
+    print(f"disk full after {_written} MiB ({_error.strerror})")
+finally:
+    for _i in range(8):
+        Path(f"filler-{_i}.bin").unlink(missing_ok=True)
+'''),
+})
