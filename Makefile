@@ -20,7 +20,7 @@ define install
 	touch $@
 endef
 
-.PHONY: lab test grade samples lessons clean-grades clean help
+.PHONY: lab test grade samples lessons release clean-grades clean help
 
 help:
 	@echo "make lab           open the course in JupyterLab (students)"
@@ -28,6 +28,7 @@ help:
 	@echo "make grade         grade the sample submissions: autograde, feedback, CSV (instructors)"
 	@echo "make lessons       regenerate lessons/ from solutions/ with nbgrader (contributors)"
 	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
+	@echo "make release       write the student bundle dist/lowbit-student/ and .zip (no answer key)"
 	@echo "make clean-grades  remove nbgrader's runtime folders under grader/"
 
 # Students get the course; tests, grading and contributors get the test tools too.
@@ -51,6 +52,11 @@ grade: $(STAMP)
 
 lessons: $(STAMP)
 	@for lesson in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$lesson --force || exit 1; done
+
+# The student bundle: lessons, lowbit_ref and what `make lab` needs; never solutions/ or grader/.
+# Rewrites dist/lowbit-student/ and dist/lowbit-student.zip only; needs no virtual environment.
+release:
+	$(PYTHON) tools/release.py
 
 samples: $(STAMP)
 	$(BIN)/python grader/make_samples.py
