@@ -20,7 +20,9 @@ c.CourseDirectory.submitted_directory = "grader/submitted"
 c.CourseDirectory.autograded_directory = "grader/autograded"
 c.CourseDirectory.feedback_directory = "grader/feedback"
 os.makedirs(os.path.join(here, "grader"), exist_ok=True)
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grader", "gradebook.db")
+# The gradebook: LOWBIT_DB_URL when set (grade.py --db sets it; a PostgreSQL server for several
+# graders or machines, see grader/gradebook.py), else the SQLite file grader/gradebook.db.
+c.CourseDirectory.db_url = os.environ.get("LOWBIT_DB_URL") or "sqlite:///" + os.path.join(here, "grader", "gradebook.db")
 # Only notebooks are handed out; helper files in a lesson folder are not.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".hypothesis"]
 

@@ -43,6 +43,7 @@ SUBMITTED = GRADER / "submitted"
 SAMPLES = GRADER / "samples"
 CSV_PATH = GRADER / "grades.csv"
 sys.path.insert(0, str(GRADER))
+import gradebook  # noqa: E402  (grader/gradebook.py: --db, --shard, --finish)
 
 
 def lessons() -> list[str]:
@@ -94,7 +95,7 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
     shards = [students[k::jobs] for k in range(min(jobs, len(students)))]
 
     def autograde(shard: list[str]) -> list[str]:
-        others = ",".join(s for s in students if s not in shard)
+        others = ",".join(s for s in students_for(lesson) if s not in shard)  # every other submission (--shard: other machines' too)
         nbgrader("autograde", lesson, "--force", f"--CourseDirectory.student_id_exclude={others}", check=False, quiet=True)
         return shard
 
@@ -130,7 +131,7 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for part in pool.map(check, [graded[k::jobs] for k in range(min(jobs, len(graded)))]):
             verdicts.update(part)
-    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook.url()) as gb:
         for student in graded:
             zeroed = verify.apply_verdicts(gb, lesson, student, verdicts[student], owners)
             if zeroed:
@@ -153,12 +154,12 @@ def explain_ungraded(lesson: str, students: list[str]) -> None:
     import nbformat
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook.url()) as gb:
         max_score = gb.find_assignment(lesson).max_score
     for student in students:
         if (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists():
             continue
-        with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+        with Gradebook(gradebook.url()) as gb:
             # nbgrader skips a submission with no notebook entirely: record it, at 0, so it is in the CSV
             gb.update_or_create_student(student)
             for notebook in gb.update_or_create_submission(lesson, student).notebooks:
@@ -194,13 +195,44 @@ def print_table(path: Path) -> None:
     print(f"\n{len(rows)} grades written to {path.relative_to(ROOT)}")
 
 
+def finish(lessons: list[str]) -> int:
+    """After every shard: feedback for every graded submission, then the CSV of the whole class."""
+    for lesson in lessons:
+        nbgrader("generate_feedback", lesson, "--force", check=False)
+    nbgrader("export", f"--to={CSV_PATH}")
+    print_table(CSV_PATH)
+    gradebook.clear_shards(gradebook.url())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", action="store_true", help="grade the sample submissions in grader/samples/ too")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: CPU cores)")
     parser.add_argument("--timeout", type=int, help="seconds a cell may run before it is interrupted (default: nbgrader_config.py)")
+    parser.add_argument("--db", metavar="URL", help=f"gradebook URL (default: ${gradebook.ENV}, else grader/gradebook.db), e.g. postgresql+psycopg://user@host/db")
+    parser.add_argument("--shard", metavar="K/N", help="grade only share K of N of the students; no feedback or CSV (see --finish)")
+    parser.add_argument("--finish", action="store_true", help="after every --shard K/N has run: feedback for everyone and the CSV")
     parser.add_argument("lessons", nargs="*", help="lessons to grade (default: every lesson in solutions/)")
     args = parser.parse_args(argv)
+    shard = None
+    try:
+        if args.shard is not None:
+            shard = gradebook.parse_shard(args.shard)
+        if args.shard is not None and args.finish:
+            raise ValueError("--shard and --finish are separate steps: run every shard, then --finish once")
+    except ValueError as error:
+        print(f"grade.py: error: {error}", file=sys.stderr)
+        return 2
+    if args.db:
+        os.environ[gradebook.ENV] = args.db  # nbgrader's commands read it too (nbgrader_config.py)
+    try:
+        gradebook.check(gradebook.url())
+        if args.finish:
+            return finish(gradebook.complete_run(gradebook.url())[1])
+    except gradebook.GradebookError as error:
+        print(f"grade.py: error: {error}", file=sys.stderr)
+        return 2
     chosen = args.lessons or lessons()
     unknown = sorted(set(chosen) - set(lessons()))
     if unknown:
@@ -215,19 +247,29 @@ def main(argv: list[str] | None = None) -> int:
         print("No submissions in grader/submitted/. Collect some (see README), or run `make grade` for the samples.")
         return 1
 
-    start, graded = time.monotonic(), 0
+    start, graded, done = time.monotonic(), 0, []
     for lesson in chosen:
         students = students_for(lesson)
+        if shard:
+            students = gradebook.share(students, *shard)
         if not students:
             continue
         # Registers the lesson and its graded cells in the gradebook. The release goes to a scratch
         # folder so lessons/ (the committed student version) is never rewritten by grading.
-        nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
+        with gradebook.lock(gradebook.url()):  # shards on other machines register it too
+            nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
         grade_lesson(lesson, students, args.jobs, args.timeout or 60)
         explain_ungraded(lesson, students)
-        nbgrader("generate_feedback", lesson, "--force", check=False)
+        if not shard:
+            nbgrader("generate_feedback", lesson, "--force", check=False)
         graded += len(students)
+        done.append(lesson)
     elapsed = time.monotonic() - start
+    if shard:
+        gradebook.record_shard(gradebook.url(), *shard, done, graded)
+        print(f"shard {shard[0]}/{shard[1]}: {graded} notebooks graded in {elapsed:.0f} s ({graded / max(elapsed, 1e-9) * 60:.1f} per minute); "
+              "feedback and CSV come with grade.py --finish once every shard has run")
+        return 0
     nbgrader("export", f"--to={CSV_PATH}")
     print_table(CSV_PATH)
     print(f"{graded} notebooks graded in {elapsed:.0f} s ({graded / elapsed * 60:.1f} per minute, {args.jobs} at a time)")

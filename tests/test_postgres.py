@@ -1,0 +1,139 @@
+"""A PostgreSQL gradebook and grading in shards: `grade.py --db URL`, `--shard K/N`, `--finish`.
+
+A throw-away PostgreSQL server (Debian's `postgresql`: initdb + pg_ctl on a temporary data
+directory, listening on a unix socket only) is started once per session and stopped at the end.
+To stay within `make test`'s time budget the sharded run grades four of lesson 01's samples
+(honest, blank, partial, a cheat only the independent check catches) and compares
+the CSV with one plain SQLite `grade.py` run of the same submissions; tests/test_grading.py
+grades every sample with SQLite and checks each exact score.
+"""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course import ROOT, copy_course
+
+sys.path.insert(0, str(ROOT / "grader"))
+sys.path.insert(0, str(ROOT / "tools"))
+import gradebook  # noqa: E402
+import pgserver  # noqa: E402
+
+LESSON = "01_bits_and_loops"
+# honest, blank, partly wrong, and a cheat only the independent check catches: both shards get two
+SUBSET = ["sample_correct", "sample_blank", "sample_partial", "sample_cheat_reference"]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A function giving the URL of a fresh, empty database on a throw-away server."""
+    if pgserver.bindir() is None:
+        pytest.skip("PostgreSQL's initdb/pg_ctl not found: `make system-deps` (apt-get install postgresql) installs them")
+    pytest.importorskip("psycopg", reason="the driver: pip install 'psycopg[binary]' (the test extra)")
+    with pgserver.PgServer() as server:
+        yield server.new_database
+
+
+def course_with_subset(dest):
+    dest.mkdir(exist_ok=True)
+    course = copy_course(dest)
+    for student in SUBSET:
+        shutil.copytree(ROOT / "grader" / "samples" / student / LESSON, course / "grader" / "submitted" / student / LESSON)
+    return course
+
+
+def grades(course):
+    with open(course / "grader" / "grades.csv", newline="") as f:
+        return sorted((r["assignment"], r["student_id"], r["raw_score"], r["score"], r["max_score"]) for r in csv.DictReader(f))
+
+
+def grade(course, *args, check=True):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop(gradebook.ENV, None)
+    env.pop("NBGRADER_EXECUTION", None)
+    return subprocess.Popen([sys.executable, "grader/grade.py", *args], cwd=course, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(process, timeout=900):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+@pytest.mark.slow
+def test_two_shards_on_postgresql_give_the_csv_of_one_sqlite_run(postgres, tmp_path):
+    url = postgres()
+    shards = [gradebook.share(SUBSET, k, 2) for k in (1, 2)]
+    assert all(shards), f"the subset must give both shards work: {shards}"
+
+    sharded = course_with_subset(tmp_path / "sharded")
+    runs = [grade(sharded, "--db", url, "--shard", f"{k}/2", "--jobs", "1", "--timeout", "10", LESSON) for k in (1, 2)]
+    single = course_with_subset(tmp_path / "single")
+    one = grade(single, "--jobs", "2", "--timeout", "10", LESSON)
+    for process in runs + [one]:
+        code, out, err = finished(process)
+        assert code == 0, out[-3000:] + err[-3000:]
+    assert not (sharded / "grader" / "grades.csv").exists(), "a shard must not write the CSV"
+    assert not (sharded / "grader" / "gradebook.db").exists(), "--db: nothing goes to the SQLite file"
+
+    code, out, err = finished(grade(sharded, "--db", url, "--finish"))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert grades(sharded) == grades(single)
+    by_student = {row[1]: float(row[3]) for row in grades(sharded)}
+    assert by_student["sample_correct"] == 8 and by_student["sample_blank"] == 0
+    for student in SUBSET:
+        assert "Score" in (sharded / "grader" / "feedback" / student / LESSON / f"{LESSON}.html").read_text()
+
+    # nbgrader's own commands reach the same gradebook through the environment variable
+    env = dict(os.environ, **{gradebook.ENV: url})
+    listed = subprocess.run([sys.executable, "-m", "nbgrader", "db", "student", "list"], cwd=sharded, env=env, capture_output=True, text=True)
+    assert all(s in listed.stdout for s in SUBSET), listed.stdout + listed.stderr
+
+
+def test_finish_refuses_until_every_shard_has_run(postgres, tmp_path):
+    url = postgres()
+    course = course_with_subset(tmp_path)
+    code, _, err = finished(grade(course, "--db", url, "--finish"))
+    assert code != 0 and "no shard has finished" in err and len(err.strip().splitlines()) == 1, err
+    gradebook.record_shard(url, 1, 3, [LESSON], 2)
+    gradebook.record_shard(url, 3, 3, [LESSON], 2)
+    code, _, err = finished(grade(course, "--db", url, "--finish"))
+    assert code != 0 and "2/3" in err and len(err.strip().splitlines()) == 1, err
+    assert not (course / "grader" / "grades.csv").exists() and not (course / "grader" / "feedback").exists()
+    assert [r["shard"] for r in gradebook.finished_shards(url)] == [1, 3], "a refused --finish changes nothing"
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://grader@/nowhere?host=/nonexistent-socket-dir",
+    "postgresql+psycopg://grader@127.0.0.1:1/gradebook",
+    "not a url",
+    "mysql+nosuchdriver://x@y/z",
+])
+def test_an_unusable_database_url_is_one_line_and_writes_nothing(tmp_path, url):
+    course = copy_course(tmp_path, with_grader=False)
+    code, out, err = finished(grade(course, "--db", url, "--samples"))
+    assert code != 0 and err.startswith("grade.py: error:") and len(err.strip().splitlines()) == 1, err
+    assert "gradebook" in err
+    assert not (course / "grader" / "submitted").exists() and not (course / "grader" / "gradebook.db").exists()
+
+
+@pytest.mark.parametrize("shard", ["0/2", "3/2", "1-2", "a/b", "2", "1/0", ""])
+def test_a_bad_shard_is_one_line_and_writes_nothing(tmp_path, shard):
+    course = copy_course(tmp_path, with_grader=False)
+    code, out, err = finished(grade(course, "--shard", shard, "--samples"))
+    assert code == 2 and "--shard must be K/N" in err and len(err.strip().splitlines()) == 1, err
+    assert not (course / "grader" / "submitted").exists() and not (course / "grader" / "gradebook.db").exists()
+
+
+def test_the_split_is_stable_and_covers_everyone_once():
+    students = [f"s{i:03d}" for i in range(300)]
+    parts = [gradebook.share(students, k, 4) for k in range(1, 5)]
+    assert sorted(sum(parts, [])) == students
+    assert all(50 < len(p) < 100 for p in parts), [len(p) for p in parts]
+    assert gradebook.share(list(reversed(students)), 2, 4) == list(reversed(parts[1])), "order of discovery does not matter"
+    assert gradebook.shard_of("alice", 4) == gradebook.shard_of("alice", 4)
