@@ -58,6 +58,7 @@ def environment() -> dict:
     # Python leaves the current directory off sys.path, and so does IPython (see nbgrader_config.py).
     env["PYTHONSAFEPATH"] = "1"
     env.pop("NBGRADER_EXECUTION", None)
+    env[gradebook.ENV] = gradebook.url()  # the gradebook (--db), read by nbgrader_config.py
     return env
 
 
@@ -224,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"grade.py: error: {error}", file=sys.stderr)
         return 2
-    if args.db:
-        os.environ[gradebook.ENV] = args.db  # nbgrader's commands read it too (nbgrader_config.py)
+    gradebook.use(args.db)  # nbgrader's commands get it through environment(), nothing else does
     try:
         gradebook.check(gradebook.url())
         if args.finish:

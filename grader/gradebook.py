@@ -36,9 +36,25 @@ def default_url(root: Path = ROOT) -> str:
     return "sqlite:///" + str(root / "grader" / "gradebook.db")
 
 
+_chosen: str | None = None
+
+
+def use(db_url: str | None = None) -> str:
+    """Fix this process's gradebook: db_url, else LOWBIT_DB_URL, else grader/gradebook.db.
+
+    The variable is then removed from os.environ: processes that run student code (the
+    independent check's sandbox) inherit this environment and must not learn the URL, which may
+    hold a password. nbgrader's commands get it back through environment() of grade.py.
+    """
+    global _chosen
+    _chosen = db_url or os.environ.get(ENV) or default_url()
+    os.environ.pop(ENV, None)
+    return _chosen
+
+
 def url(root: Path = ROOT) -> str:
-    """The gradebook URL every grading step uses: LOWBIT_DB_URL, else grader/gradebook.db."""
-    return os.environ.get(ENV) or default_url(root)
+    """The gradebook URL every grading step uses: use()'s choice, LOWBIT_DB_URL, else grader/gradebook.db."""
+    return _chosen or os.environ.get(ENV) or default_url(root)
 
 
 def shown(db_url: str) -> str:

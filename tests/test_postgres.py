@@ -137,3 +137,23 @@ def test_the_split_is_stable_and_covers_everyone_once():
     assert all(50 < len(p) < 100 for p in parts), [len(p) for p in parts]
     assert gradebook.share(list(reversed(students)), 2, 4) == list(reversed(parts[1])), "order of discovery does not matter"
     assert gradebook.shard_of("alice", 4) == gradebook.shard_of("alice", 4)
+
+
+def test_nbgrader_reads_the_url_and_kernels_do_not_inherit_it(tmp_path):
+    # nbgrader_config.py takes LOWBIT_DB_URL out of nbgrader's environment, so the kernels it
+    # starts for student code never see the URL (or its password); re-reading the config still works
+    script = (
+        "import os, subprocess, sys, runpy\n"
+        "from traitlets.config import Config\n"
+        "for _ in range(2):\n"
+        "    c = Config()\n"
+        "    runpy.run_path('nbgrader_config.py', init_globals={'get_config': lambda: c})\n"
+        "    print(c.CourseDirectory.db_url)\n"
+        "child = subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get(\"LOWBIT_DB_URL\"))'], capture_output=True, text=True)\n"
+        "print(child.stdout.strip())\n"
+    )
+    secret = "postgresql+psycopg://grader:s3cret@db.example.org/lowbit"
+    course = copy_course(tmp_path, with_grader=False)
+    env = dict(os.environ, LOWBIT_DB_URL=secret)
+    out = subprocess.run([sys.executable, "-c", script], cwd=course, env=env, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == [secret, secret, "None"], out.stdout + out.stderr
