@@ -116,6 +116,7 @@ def build(out: Path) -> Path:
         # Replace only our two outputs, each in one step once complete.
         target = out / NAME
         if target.exists():
+            print(f"release: replacing the previous build {target} and its .zip (only these; the rest of {out} stays)")
             shutil.rmtree(target)
         staged.rename(target)
         archive.replace(out / f"{NAME}.zip")
