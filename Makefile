@@ -27,7 +27,7 @@ define install
 	touch $@
 endef
 
-.PHONY: lab test gpu-check grade samples lessons clean-grades clean help system-deps
+.PHONY: lab test gpu-check grade samples lessons release clean-grades clean help system-deps
 
 help:
 	@echo "make lab           open the course in JupyterLab (students)"
@@ -36,6 +36,7 @@ help:
 	@echo "make grade         grade the sample submissions: autograde, feedback, CSV (instructors)"
 	@echo "make lessons       regenerate lessons/ from solutions/ with nbgrader (contributors)"
 	@echo "make samples       regenerate grader/samples/ after a lesson changed (contributors)"
+	@echo "make release       write the student bundle dist/lowbit-student/ and .zip (no answer key)"
 	@echo "make clean-grades  remove nbgrader's runtime folders under grader/"
 	@echo "make system-deps   install the system packages: $(SYSTEM_PACKAGES)"
 
@@ -80,6 +81,11 @@ grade: $(STAMP)
 
 lessons: $(STAMP)
 	@for lesson in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$lesson --force || exit 1; done
+
+# The student bundle: lessons, lowbit_ref and what `make lab` needs; never solutions/ or grader/.
+# Rewrites dist/lowbit-student/ and dist/lowbit-student.zip only; needs no virtual environment.
+release:
+	$(PYTHON) tools/release.py
 
 samples: $(STAMP)
 	$(BIN)/python grader/make_samples.py

@@ -21,7 +21,14 @@ c.CourseDirectory.submitted_directory = "grader/submitted"
 c.CourseDirectory.autograded_directory = "grader/autograded"
 c.CourseDirectory.feedback_directory = "grader/feedback"
 os.makedirs(os.path.join(here, "grader"), exist_ok=True)
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grader", "gradebook.db")
+# The gradebook: LOWBIT_DB_URL when set (grade.py --db sets it; a PostgreSQL server for several
+# graders or machines, see grader/gradebook.py), else the SQLite file grader/gradebook.db.
+# The variable is taken out of this process's environment (kept on `sys` for a later re-read of
+# this file), so kernels running student code do not inherit the URL and any password in it.
+_db_url = os.environ.pop("LOWBIT_DB_URL", None) or getattr(sys, "_lowbit_db_url", None)
+if _db_url:
+    sys._lowbit_db_url = _db_url
+c.CourseDirectory.db_url = _db_url or "sqlite:///" + os.path.join(here, "grader", "gradebook.db")
 # Only notebooks are handed out; helper files in a lesson folder are not.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".hypothesis"]
 

@@ -103,6 +103,8 @@ def require() -> str:
 KEEP_ENV = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONSAFEPATH", "PYTHONHASHSEED", "PYTHONWARNINGS",
             "NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES"}
 KEEP_ENV_PREFIXES = ("LC_", "LOWBIT_", "TRITON_")
+# ...except the gradebook's URL, which may hold a password (grader/gradebook.py ENV).
+DROP_ENV = {"LOWBIT_DB_URL"}
 
 _uids = itertools.count()
 
@@ -179,7 +181,8 @@ def command(argv: list[str], *, shared: Path, work: Path | None = None, submissi
     # A clean environment: the grader's variables (tokens, passwords) would otherwise be one
     # print() away from a student's feedback page. Kept: locale, paths, and the course's settings.
     args += ["--clearenv"]
-    kept = {var: value for var, value in os.environ.items() if var in KEEP_ENV or var.startswith(KEEP_ENV_PREFIXES)}
+    kept = {var: value for var, value in os.environ.items()
+            if (var in KEEP_ENV or var.startswith(KEEP_ENV_PREFIXES)) and var not in DROP_ENV}
     kept.update({"HOME": "/tmp", "TMPDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython",
                  "MPLCONFIGDIR": "/tmp/.matplotlib", "XDG_CACHE_HOME": "/tmp/.cache"})
     for var, value in sorted(kept.items()):

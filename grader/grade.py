@@ -51,7 +51,7 @@ SAMPLES = GRADER / "samples"
 CSV_PATH = GRADER / "grades.csv"
 if __package__ in (None, ""):  # run as a script (python grader/grade.py): grader/ is a package in ROOT
     sys.path.insert(0, str(ROOT))
-from grader import bwrap  # noqa: E402
+from grader import bwrap, gradebook  # noqa: E402  (gradebook: --db, --shard, --finish)
 
 NO_SANDBOX_WARNING = ("WARNING: --no-sandbox: students' code runs with your user, files and network. "
                       "Only for a class whose code you trust completely.")
@@ -69,6 +69,7 @@ def environment() -> dict:
     # Python leaves the current directory off sys.path, and so does IPython (see nbgrader_config.py).
     env["PYTHONSAFEPATH"] = "1"
     env.pop("NBGRADER_EXECUTION", None)
+    env[gradebook.ENV] = gradebook.url()  # the gradebook (--db), read by nbgrader_config.py
     return env
 
 
@@ -108,7 +109,7 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
     shards = [students[k::jobs] for k in range(min(jobs, len(students)))]
 
     def autograde(shard: list[str]) -> list[str]:
-        others = ",".join(s for s in students if s not in shard)
+        others = ",".join(s for s in students_for(lesson) if s not in shard)  # every other submission (--shard: other machines' too)
         nbgrader("autograde", lesson, "--force", f"--CourseDirectory.student_id_exclude={others}", check=False, quiet=True)
         return shard
 
@@ -160,7 +161,7 @@ def grade_lesson(lesson: str, students: list[str], jobs: int, time_limit: float)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for part in pool.map(check, [graded[k::jobs] for k in range(min(jobs, len(graded)))]):
             verdicts.update(part)
-    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook.url()) as gb:
         for student in graded:
             zeroed = verify.apply_verdicts(gb, lesson, student, verdicts[student], owners)
             if student in failed:
@@ -187,13 +188,13 @@ def explain_ungraded(lesson: str, students: list[str]) -> set[str]:
     import nbformat
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook.url()) as gb:
         max_score = gb.find_assignment(lesson).max_score
     failed = set()
     for student in students:
         if (GRADER / "autograded" / student / lesson / f"{lesson}.ipynb").exists():
             continue
-        with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb:
+        with Gradebook(gradebook.url()) as gb:
             # nbgrader skips a submission with no notebook entirely: record it, at 0, so it is in the CSV
             gb.update_or_create_student(student)
             for notebook in gb.update_or_create_submission(lesson, student).notebooks:
@@ -232,6 +233,16 @@ def print_table(path: Path) -> None:
     print(f"\n{len(rows)} grades written to {path.relative_to(ROOT)}")
 
 
+def finish(lessons: list[str]) -> int:
+    """After every shard: feedback for every graded submission, then the CSV of the whole class."""
+    for lesson in lessons:
+        nbgrader("generate_feedback", lesson, "--force", check=False)
+    export_csv()
+    print_table(CSV_PATH)
+    gradebook.clear_shards(gradebook.url())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", action="store_true", help="grade the sample submissions in grader/samples/ too")
@@ -248,11 +259,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of a sandbox's working folder and of its /tmp, MiB each (default: %(default)s)")
     parser.add_argument("--file-size", type=int, metavar="MB", default=limits.file_size // bwrap.MiB,
                         help="largest file a sandboxed process may write, MiB (default: %(default)s)")
+    parser.add_argument("--db", metavar="URL", help=f"gradebook URL (default: ${gradebook.ENV}, else grader/gradebook.db), e.g. postgresql+psycopg://user@host/db")
+    parser.add_argument("--shard", metavar="K/N", help="grade only share K of N of the students; no feedback or CSV (see --finish)")
+    parser.add_argument("--finish", action="store_true", help="after every --shard K/N has run: feedback for everyone and the CSV")
     parser.add_argument("lessons", nargs="*", help="lessons to grade (default: every lesson in solutions/)")
     args = parser.parse_args(argv)
     for name in ("memory", "processes", "disk", "file_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    shard = None
+    try:
+        if args.shard is not None:
+            shard = gradebook.parse_shard(args.shard)
+        if args.shard is not None and args.finish:
+            raise ValueError("--shard and --finish are separate steps: run every shard, then --finish once")
+    except ValueError as error:
+        print(f"grade.py: error: {error}", file=sys.stderr)
+        return 2
+    gradebook.use(args.db)  # nbgrader's commands get it through environment(), nothing else does
+    try:
+        gradebook.check(gradebook.url())
+        if args.finish:
+            return finish(gradebook.complete_run(gradebook.url())[1])
+    except gradebook.GradebookError as error:
+        print(f"grade.py: error: {error}", file=sys.stderr)
+        return 2
     chosen = args.lessons or lessons()
     unknown = sorted(set(chosen) - set(lessons()))
     if unknown:
@@ -278,22 +309,31 @@ def main(argv: list[str] | None = None) -> int:
         print("No submissions in grader/submitted/. Collect some (see README), or run `make grade` for the samples.")
         return 1
 
-    start, graded, failed = time.monotonic(), 0, []
+    start, graded, failed, done = time.monotonic(), 0, [], []
     for lesson in chosen:
         students = students_for(lesson)
+        if shard:
+            students = gradebook.share(students, *shard)
         if not students:
             continue
         # Registers the lesson and its graded cells in the gradebook. The release goes to a scratch
         # folder so lessons/ (the committed student version) is never rewritten by grading.
-        nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
+        with gradebook.lock(gradebook.url()):  # shards on other machines register it too
+            nbgrader("generate_assignment", lesson, "--force", "--CourseDirectory.release_directory=grader/release")
         trouble = grade_lesson(lesson, students, args.jobs, args.timeout or 60)
         trouble |= explain_ungraded(lesson, students)
-        nbgrader("generate_feedback", lesson, "--force", check=False)
+        if not shard:
+            nbgrader("generate_feedback", lesson, "--force", check=False)
         failed += [f"{student}/{lesson}" for student in sorted(trouble)]
         graded += len(students)
+        done.append(lesson)
     elapsed = time.monotonic() - start
-    export_csv()
-    print_table(CSV_PATH)
+    if shard:
+        gradebook.record_shard(gradebook.url(), *shard, done, graded)
+        print(f"shard {shard[0]}/{shard[1]}: feedback and CSV come with grade.py --finish once every shard has run")
+    else:
+        export_csv()
+        print_table(CSV_PATH)
     if args.no_sandbox:
         print(NO_SANDBOX_WARNING)
     print(f"{graded} notebooks graded in {elapsed:.0f} s ({graded / max(elapsed, 1e-9) * 60:.1f} per minute, {args.jobs} at a time)")
@@ -312,7 +352,7 @@ def export_csv() -> None:
     print("  nbgrader export failed; writing grades.csv from the gradebook directly", flush=True)
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{GRADER / 'gradebook.db'}") as gb, open(CSV_PATH, "w", newline="") as f:
+    with Gradebook(gradebook.url()) as gb, open(CSV_PATH, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                       "raw_score", "late_submission_penalty", "score", "max_score"])
