@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 
 # One name per lesson: a lesson's library module (lowbit_ref/<topic>), widget module
@@ -69,13 +70,19 @@ def cell_literals(lesson: str, test_cell: str) -> dict:
     if len(cells) != 1:
         raise LookupError(f"{path} has {len(cells)} cells with grade_id {test_cell!r}, expected 1")
     found = {}
-    for node in ast.parse(cell_source(cells[0])).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                found[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
+    # grade.py checks students in threads, and CPython 3.11's parser is not thread-safe
+    # (python/cpython gh-106905: "AST constructor recursion depth mismatch"): parse one at a time.
+    with _PARSE_LOCK:
+        for node in ast.parse(cell_source(cells[0])).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    found[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
     return _Recorded(found, lesson, test_cell)
+
+
+_PARSE_LOCK = threading.Lock()
 
 
 class _Recorded(dict):

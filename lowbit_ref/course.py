@@ -6,6 +6,8 @@ what was called, what was expected and what came back.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
 
@@ -137,7 +139,8 @@ def divisions_in(source: str, function: str | None = None) -> list[str]:
     """
     import ast
 
-    tree = ast.parse(source)
+    with _PARSE_LOCK:  # CPython 3.11's parser is not thread-safe (gh-106905); the grader checks in threads
+        tree = ast.parse(source)
     if function is not None:
         roots = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function]
     else:
@@ -162,3 +165,6 @@ def divisions_in(source: str, function: str | None = None) -> list[str]:
                 if name.rstrip("_") in _DIVIDING_CALLS:
                     found.append(ast.unparse(node))
     return found
+
+
+_PARSE_LOCK = threading.Lock()
