@@ -25,9 +25,11 @@ nbgrader processes grade.py starts and the kernels they start agree on them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,17 +118,38 @@ def _sandbox_uid() -> int:
 
 def _library_dirs() -> tuple[list[Path], list[Path]]:
     """(folders to hide, folders to show read-only) for the Python environment and lowbit_ref."""
-    import importlib.util
-
     show = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
     hide = set()
-    spec = importlib.util.find_spec("lowbit_ref")
-    if spec and spec.submodule_search_locations:
-        package = Path(next(iter(spec.submodule_search_locations))).resolve()
+    package = _kernel_library()
+    if package is not None:
         show.add(package)
         if (package.parent / "pyproject.toml").exists():  # an editable install: hide its checkout
             hide.add(package.parent)
     return sorted(hide), sorted(p.resolve() for p in show if p.exists())
+
+
+def library_folder() -> Path:
+    """The lowbit_ref package folder that sandboxed processes import (shown read-only inside the
+    sandbox). A check that loads parts of the library by path must use this one: the copy that
+    grade.py itself imports may live in the course directory, which the sandbox hides."""
+    import lowbit_ref
+
+    return _kernel_library() or Path(lowbit_ref.__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_library() -> Path | None:
+    """The lowbit_ref folder that this environment's Python imports when started as the sandbox
+    starts it: isolated (-I: no PYTHONPATH, no current folder), so an editable install resolves to
+    its own checkout, wherever that is (under /tmp for a CI clone), never to a course copy that
+    grade.py put first on its own sys.path."""
+    found = subprocess.run(
+        [sys.executable, "-I", "-c",
+         "import importlib.util as u; s = u.find_spec('lowbit_ref'); "
+         "print(next(iter(s.submodule_search_locations)) if s and s.submodule_search_locations else '')"],
+        cwd="/", capture_output=True, text=True, timeout=60)
+    location = found.stdout.strip()
+    return Path(location).resolve() if found.returncode == 0 and location else None
 
 
 def command(argv: list[str], *, shared: Path, work: Path | None = None, submission: Path | None = None,

@@ -29,9 +29,10 @@ import torch
 import lowbit_ref
 from lowbit_ref import checkpoint, uintx
 from lowbit_ref.nn import PackedLinear
+from grader.bwrap import library_folder
 from verify import call, raises
 
-PACKAGE = Path(lowbit_ref.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
+PACKAGE = library_folder()  # the lowbit_ref the sandboxed check imports (not the course copy it hides)
 BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, then trimmed (see below)
 
 HARNESS = '''

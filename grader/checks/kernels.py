@@ -42,9 +42,10 @@ from common import cell_literals, cell_source, nbgrader_meta
 from lowbit_ref import uintx
 from lowbit_ref.kernels import matmul_reference, matvec_reference
 from lowbit_ref.ternary import pack_ternary
+from grader.bwrap import library_folder
 from verify import call
 
-PACKAGE = Path(uintx.__file__).resolve().parent  # the lowbit_ref this grader imports, wherever it lives
+PACKAGE = library_folder()  # the lowbit_ref the sandboxed check imports (not the course copy it hides)
 NOTEBOOK = Path(__file__).resolve().parents[2] / "solutions" / "06_gpu_unpacking" / "06_gpu_unpacking.ipynb"
 LESSON = "06_gpu_unpacking"
 LAUNCHER_CELLS = ("unpack_2bit_launcher", "ternary_matvec_launcher", "ternary_matmul_launcher")
