@@ -88,8 +88,10 @@ def graded(tmp_path_factory):
     before = digest(course, skip=RUNTIME)
     listener = Listener()
     try:
-        # 10 s per cell: ample on an idle 2-core machine; LOWBIT_TEST_CELL_TIMEOUT raises it on a busy one
-        timeout = os.environ.get("LOWBIT_TEST_CELL_TIMEOUT", "10")
+        # 20 s per cell: a setup cell (torch, scikit-learn, matplotlib) takes about 5 s on an idle
+        # 2-core machine, and make test runs another test process beside this one; the samples that
+        # loop forever pay it once each. LOWBIT_TEST_CELL_TIMEOUT raises it on a busier machine.
+        timeout = os.environ.get("LOWBIT_TEST_CELL_TIMEOUT", "20")
         result = run([sys.executable, "grader/grade.py", "--samples", "--jobs", "2", "--timeout", timeout], cwd=course,
                      timeout=1800, env={"LOWBIT_HOSTILE_PORT": str(listener.port)})
         alive = hostile_processes()
