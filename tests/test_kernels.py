@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import lowbit_ref
 from lowbit_ref import kernels, ternary, uintx
 from lowbit_ref.bitstream import stream_pack_reference
 from lowbit_ref.errors import LowbitError
@@ -379,21 +380,39 @@ def test_bad_input_names_argument_value_and_what_is_accepted(call, match):
 
 
 def test_kernels_import_and_explain_without_triton(monkeypatch):
-    """A copy of the module loaded with `import triton` failing: references work, kernels say how to install."""
+    """A copy of the package loaded with `import triton` failing: references work, kernels say how to install."""
     monkeypatch.setitem(sys.modules, "triton", None)  # makes `import triton` raise ImportError
     monkeypatch.setitem(sys.modules, "triton.language", None)
-    spec = importlib.util.spec_from_file_location("lowbit_ref._kernels_without_triton", kernels.__file__)
+    name = "lowbit_ref._kernels_without_triton"
+    folder = os.path.dirname(os.path.abspath(kernels.__file__))
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+    )
     probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    assert probe.triton is None and not probe.triton_available() and not probe.interpreter_active()
-    packed = pack_spec(torch.tensor([[1, 0, 3, 2]], dtype=torch.uint8), 2)
-    hint = r"unpack_triton needs Triton, which is not installed: pip install 'lowbit-ref\[triton\]'"
-    with pytest.raises(ImportError, match=hint):
-        probe.unpack_triton(packed)
-    with pytest.raises(ImportError, match=r"matvec_packed needs Triton.*pip install triton"):
-        probe.matvec_packed(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
-    y = probe.matvec_reference(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
-    assert torch.equal(y, torch.tensor([6.0]))
+    sys.modules[name] = probe  # the package's relative imports load fresh copies of its modules under it
+    try:
+        spec.loader.exec_module(probe)
+        copies = sorted(m for m in sys.modules if m.startswith(name + "."))
+        assert copies == [f"{name}.{m}" for m in ("matmul", "matvec", "mode", "unpack")], copies
+        for public in kernels.__all__:  # every name comes from the copies, none from the real package
+            assert getattr(probe, public).__module__.startswith(name), public
+        assert probe.mode.triton is None and probe.mode.tl is None
+        assert not probe.triton_available() and not probe.interpreter_active()
+        packed = pack_spec(torch.tensor([[1, 0, 3, 2]], dtype=torch.uint8), 2)
+        hint = r"unpack_triton needs Triton, which is not installed: pip install 'lowbit-ref\[triton\]'"
+        with pytest.raises(ImportError, match=hint):
+            probe.unpack_triton(packed)
+        with pytest.raises(ImportError, match=r"matvec_packed needs Triton.*pip install triton"):
+            probe.matvec_packed(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
+        with pytest.raises(ImportError, match=r"matmul_packed needs Triton.*pip install triton"):
+            probe.matmul_packed(packed, torch.ones(1, 1), torch.ones(2, 4), group_size=4)
+        y = probe.matvec_reference(packed, torch.ones(1, 1), torch.ones(4), group_size=4)
+        assert torch.equal(y, torch.tensor([6.0]))
+        Y = probe.matmul_reference(packed, torch.ones(1, 1), torch.ones(2, 4), group_size=4)
+        assert torch.equal(Y, torch.tensor([[6.0], [6.0]]))
+    finally:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
 
 
 _SUBPROCESS = r"""
@@ -427,7 +446,7 @@ print(json.dumps(result))
 def fresh_process():
     """One Python started without TRITON_INTERPRET (costs a torch import, so shared)."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kernels.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(lowbit_ref.__file__)))
     done = subprocess.run(
         [sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True, env=env, cwd=root, timeout=120
     )
@@ -467,12 +486,14 @@ def test_interpreter_active_reports_the_mode():
 
 
 def test_docstring_examples():
-    names = ["matvec_reference", "interpreter_active"]
+    names = ["matvec_reference", "matmul_reference", "interpreter_active"]
     if kernels.interpreter_active():  # the other examples launch kernels on cpu tensors
-        names += ["unpack_triton", "matvec_packed"]
+        names += ["unpack_triton", "matvec_packed", "matmul_packed"]
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     for name in names:
-        for test in doctest.DocTestFinder().find(getattr(kernels, name), name, globs=vars(kernels).copy()):
+        fn = getattr(kernels, name)
+        globs = vars(sys.modules[fn.__module__]).copy()  # the module of the package that defines it
+        for test in doctest.DocTestFinder().find(fn, name, globs=globs):
             runner.run(test)
     assert runner.failures == 0 and runner.tries >= len(names)
 
