@@ -218,7 +218,7 @@ def checks():
 
     ratio = spec["test_compression_ratio"]
     ratios = []
-    for sizes, batchnorm, plan in [*((mlp, False, dict.fromkeys(["0.weight", "2.weight", "4.weight"], b)) for b in ratio["BITS"]),
+    for sizes, batchnorm, plan in [*((mlp, False, dict.fromkeys(["0.weight", "2.weight", "4.weight"], b)) for b in ratio["WIDTHS"]),
                                    *((mlp, False, plan) for plan in ratio["MODEL_PLANS"]),
                                    *((sizes, True, plan) for sizes, plan in ratio["BATCHNORM_NETS"])]:
         model = net(list(sizes), batchnorm=batchnorm)
