@@ -18,6 +18,11 @@ A network or a file cannot travel to the sandbox as data, so PRELUDE also define
 (HARNESS): they rebuild a network from its layer sizes and a seed, write a file from its bytes,
 call the student's function and return tensors, strings and numbers. Here, where no student code
 runs, the same HARNESS describes lowbit_ref's own files to make the expected values.
+
+The cases are the notebook's: its test cells' literals (``cases``, ``BITS``, ``NETS``, ``plan``, ...),
+read from the solutions notebook by ``common.cell_literals``. The notebook's tests use its trained
+model where these use a network of the same shape (``_grader_net``) with drawn weights; and
+random inputs of the same shapes, from other seeds.
 """
 
 import os
@@ -26,11 +31,14 @@ from pathlib import Path
 
 import torch
 
+from common import cell_literals
 import lowbit_ref
 from lowbit_ref import checkpoint, uintx
 from lowbit_ref.nn import PackedLinear
 from grader.bwrap import library_folder
 from verify import call, raises
+
+LESSON = "05_mixed_checkpoints"
 
 PACKAGE = library_folder()  # the lowbit_ref the sandboxed check imports (not the course copy it hides)
 BLOCKED = ()  # lowbit_ref is loaded by PRELUDE, then trimmed (see below)
@@ -179,78 +187,95 @@ def _from_bytes(data: torch.Tensor) -> dict:
         return checkpoint.load(_HERE["_grader_file"](folder, data))
 
 
+def _tensor(kind, shape, factor, dtype, g) -> torch.Tensor:
+    """``torch.<kind>(shape) * factor`` as ``dtype``: a tensor of the notebook's ``OTHERS``."""
+    base = getattr(torch, kind)(shape, generator=g) if kind in ("rand", "randn") else getattr(torch, kind)(shape)
+    return (base * factor).to(getattr(torch, dtype))
+
+
 def checks():
-    nets = {  # layer sizes -> a plan of widths
-        (64, 128, 64, 10): {"0.weight": 4, "2.weight": 2, "4.weight": 8},
-        (7, 5, 3): {"0.weight": 3, "2.weight": 1},
-        (9, 12): {"0.weight": 7},
-        (16, 8, 4): {"2.weight": 5},
-        (6, 2, 2): {},
-        (13, 11, 6): {"0.weight": 6, "2.weight": 8},
-    }
+    spec = {cell: cell_literals(LESSON, cell) for cell in (
+        "test_quantize_uint", "test_dequantize", "test_bits_needed", "test_save_mixed", "test_load_mixed",
+        "test_compression_ratio", "test_unpack_weight")}
+    mlp = (64, 128, 64, 10)  # make_mlp(): the notebook's trained model; here, a network of its shape
+    net = _HERE["_grader_net"]
+
+    save = spec["test_save_mixed"]
     saves = []
-    for seed, (sizes, plan) in enumerate(nets.items()):
-        want = _HERE["_grader_state"](_from_bytes(_library_file(_HERE["_grader_net"](list(sizes), seed), plan)))
+    nets = [(mlp, save["plan"])] + [(mlp, plan) for plan in save["MODEL_PLANS"]] + save["NETS"]
+    for seed, (sizes, plan) in enumerate(nets):
+        want = _HERE["_grader_state"](_from_bytes(_library_file(net(list(sizes), seed), plan)))
         saves.append(call("_grader_save", list(sizes), seed, plan, expect=want))
+    saves.append(call("_grader_save_refused", list(mlp), save["plan"], True, expect="ValueError, file kept"))
+    saves += [call("_grader_save_refused", list(mlp), bad, False, expect="ValueError, no file")
+              for bad in [save["TYPO"], *save["BAD_PLANS"]]]
 
     loads = []
-    for seed, (sizes, plan) in enumerate([((64, 128, 64, 10), {"0.weight": 4, "2.weight": 4, "4.weight": 8}),
-                                          ((11, 6, 3), {"0.weight": 3, "2.weight": "ternary"}),
-                                          ((5, 9), {"0.weight": 1}),
-                                          ((8, 4, 2), {"2.weight": 2})]):
-        data = _library_file(_HERE["_grader_net"](list(sizes), seed), plan)
+    for seed, (sizes, plan) in enumerate([(mlp, spec["test_load_mixed"]["plan"]), *spec["test_load_mixed"]["NETS"]]):
+        data = _library_file(net(list(sizes), seed), plan)
         stored = _from_bytes(data)
         want = tuple(checkpoint.dequantize(v) if isinstance(v, checkpoint.QuantizedTensor) else v for v in stored.values())
         loads.append(call("_grader_load", list(sizes), data, expect=(True, want)))
 
+    ratio = spec["test_compression_ratio"]
     ratios = []
-    for sizes, batchnorm, plan in [((64, 128, 64, 10), False, {"0.weight": 4, "2.weight": 4, "4.weight": 4}),
-                                   ((64, 128, 64, 10), False, {"0.weight": 2, "4.weight": 8}),
-                                   ((10, 6, 3), True, {"0.weight": 4, "3.weight": 4}),
-                                   ((20, 30, 5), True, {})]:
-        net = _HERE["_grader_net"](list(sizes), batchnorm=batchnorm)
-        data = _library_file(net, plan)
-        want = 4 * sum(p.numel() for p in net.parameters()) / data.numel()  # parameters, not running statistics
+    for sizes, batchnorm, plan in [*((mlp, False, dict.fromkeys(["0.weight", "2.weight", "4.weight"], b)) for b in ratio["WIDTHS"]),
+                                   *((mlp, False, plan) for plan in ratio["MODEL_PLANS"]),
+                                   *((sizes, True, plan) for sizes, plan in ratio["BATCHNORM_NETS"])]:
+        model = net(list(sizes), batchnorm=batchnorm)
+        data = _library_file(model, plan)
+        want = 4 * sum(p.numel() for p in model.parameters()) / data.numel()  # parameters, not running statistics
         ratios.append(call("_grader_ratio", list(sizes), batchnorm, data, expect=want, rtol=1e-12))
 
-    quantized, dequantized = [], []
     g = torch.Generator().manual_seed(56)
-    weights = [torch.randn(128, 64, generator=g) / 8, torch.randn(3, 5, 4, generator=g) * 100,
-               torch.full((2, 6), 2.5), torch.zeros(4, 4), -torch.rand(5, 8, generator=g)]
-    cases = [(0, b, grp, s) for b in range(1, 9) for grp in (None, 64, 16) for s in (False, True) if b > 1 or not s]
-    cases += [(1, 5, 10, False), (1, 3, None, True), (2, 4, 6, False), (3, 3, 4, False), (3, 2, None, True), (4, 2, 8, False)]
-    for i, bits, grp, symmetric in cases:
-        q = checkpoint.quantize_uint(weights[i], bits, group_size=grp, symmetric=symmetric)
-        codes = uintx.unpack(q.packed)
-        want = (codes, q.scale.reshape(-1), q.zero_point.reshape(-1))
-        quantized.append(call("quantize_uint", weights[i], bits, grp, symmetric, expect=want))
-        dequantized.append(call("dequantize", codes, want[1], want[2], grp, expect=checkpoint.dequantize(q), rtol=1e-6))
-    refused = [raises("quantize_uint", torch.ones(8, 8), *bad) for bad in ((0, None), (9, None), (1, None, True), (4, 3))]
+    q_spec = spec["test_quantize_uint"]
+    layer0 = net(list(mlp), 56)[0].weight.detach()
+    w_small = torch.tensor(q_spec["W_SMALL"])
+    cases = [(w_small, 2, 4, False), (w_small, 3, None, True)]  # the visible ones
+    cases += [(layer0, b, grp, s) for b in q_spec["BITS"] for grp in q_spec["GROUP_SIZES"] for s in (False, True) if b > 1 or not s]
+    cases += [(_tensor(*made, g), *rest) for made, *rest in q_spec["OTHERS"]]
+    quantized = []
+    for w, bits, grp, symmetric in cases:
+        q = checkpoint.quantize_uint(w, bits, group_size=grp, symmetric=symmetric)
+        want = (uintx.unpack(q.packed), q.scale.reshape(-1), q.zero_point.reshape(-1))
+        quantized.append(call("quantize_uint", w, bits, grp, symmetric, expect=want))
+    quantized += [raises("quantize_uint", w_small, bad["bits"], bad.get("group_size"), bad.get("symmetric", False))
+                  for bad in q_spec["REFUSED"]]
+    quantized += [raises("quantize_uint", torch.ones(8, 8), *bad) for bad in q_spec["HIDDEN_REFUSED"]]
 
-    unpacked = []
+    d_spec = spec["test_dequantize"]
+    dequantized = [call("dequantize", torch.tensor(c, dtype=torch.uint8), torch.tensor(s, dtype=torch.float16),
+                        torch.tensor(z, dtype=torch.uint8), grp, expect=torch.tensor(want))
+                   for c, s, z, grp, want in d_spec["cases"]]
+    layers = net(list(mlp), 54)
+    for w, bits, grp, symmetric in [(layers[i].weight.detach(), *rest) for i, *rest in d_spec["LAYERS"]] + \
+                                   [(torch.randn(shape, generator=g), *rest) for shape, *rest in d_spec["SHAPES"]]:
+        q = checkpoint.quantize_uint(w, bits, group_size=grp, symmetric=symmetric)
+        dequantized.append(call("dequantize", uintx.unpack(q.packed), q.scale.reshape(-1), q.zero_point.reshape(-1), grp,
+                                expect=checkpoint.dequantize(q), rtol=1e-6))
+
+    u_spec = spec["test_unpack_weight"]
+    unpacked = [call("unpack_weight", torch.tensor(p, dtype=torch.uint8), bits, n, torch.tensor(s, dtype=torch.float16),
+                     torch.tensor(z, dtype=torch.uint8), expect=torch.tensor(want))
+                for p, bits, n, s, z, want in u_spec["cases"]]
     torch.manual_seed(57)
-    for bits in (1, 2, 4, 8):
-        for in_features, grp in ((3, None), (7, 7), (16, 4), (24, 8), (64, 16)):
-            layer = PackedLinear.from_linear(torch.nn.Linear(in_features, 5), bits=bits, group_size=grp)
+    for bits in u_spec["BITS"]:
+        for in_features, grp in u_spec["LAYOUTS"]:
+            layer = PackedLinear.from_linear(torch.nn.Linear(in_features, u_spec["OUT_FEATURES"]), bits=bits, group_size=grp)
             unpacked.append(call("unpack_weight", layer.packed, bits, in_features, layer.scale, layer.zero_point,
                                  expect=layer.weight(), rtol=1e-6))
 
+    b_spec = spec["test_bits_needed"]
+    needed = [call("bits_needed", m, expect=want) for m, want in b_spec["cases"]]
+    needed += [call("bits_needed", m, expect=checkpoint.bits_for_range(m)) for m in range(b_spec["N_CODES"])]
+    needed += [raises("bits_needed", m) for m in (*b_spec["REFUSED"], *b_spec["HIDDEN_REFUSED"])]
+
     return {
-        "test_quantize_uint": quantized + refused,
+        "test_quantize_uint": quantized,
         "test_dequantize": dequantized,
         "test_unpack_weight": unpacked,
-        "test_bits_needed": [
-            *(call("bits_needed", m, expect=checkpoint.bits_for_range(m)) for m in range(256)),
-            *(raises("bits_needed", m) for m in (-1, 256, -300, 1000)),
-        ],
-        "test_save_mixed": [
-            *saves,
-            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 4}, True, expect="ValueError, file kept"),
-            call("_grader_save_refused", [64, 128, 64, 10], {"1.weight": 4}, False, expect="ValueError, no file"),
-            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 4, "5.weight": 2}, False,
-                 expect="ValueError, no file"),
-            call("_grader_save_refused", [64, 128, 64, 10], {"0.weight": 9}, False, expect="ValueError, no file"),
-        ],
+        "test_bits_needed": needed,
+        "test_save_mixed": saves,
         "test_load_mixed": loads,
         "test_compression_ratio": ratios,
     }
