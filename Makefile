@@ -11,7 +11,9 @@ TORCH_INDEX ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist); a test file's tests stay together in one (--dist loadfile).
+# The longest files are named first so that they start first.
 TEST_WORKERS ?= 2
+SLOW_TESTS := tests/test_grading.py tests/test_browser.py tests/test_release.py tests/test_exchange.py tests/test_postgres.py
 # System packages the tests need: Chromium (the browser test), bubblewrap (the grading sandbox),
 # PostgreSQL (the gradebook-on-a-server test). `make test` installs them with `make system-deps`
 # when one is missing.
@@ -71,7 +73,7 @@ system-deps:
 
 test: $(STAMP)
 	@for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || { $(MAKE) --no-print-directory system-deps || exit 1; break; }; done
-	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(SLOW_TESTS) tests --nbval-lax --nbval-cell-timeout=300 solutions -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every CUDA test and the GPU benchmark in one run (under 5 minutes on an H100); says so and
 # succeeds where there is no CUDA GPU.

@@ -166,12 +166,15 @@ def test_hostile_code_changes_nothing_outside_its_submission(graded):
 # Cheats that pass nbgrader's own tests in the kernel; the others (an object subclassing Tensor,
 # a module shadowed from the submission folder) already fail there.
 FOOLS_THE_KERNEL = {"sample_cheat_helpers", "sample_cheat_equal", "sample_cheat_reference"}
+# Lesson 04's answer that divides and redefines the notebook's `divisions` probe: its tests pass in
+# the kernel; the check parses the submitted cell.
+FOOLS_THE_PROBE = {"sample_hides_division"}
 
 
 def test_the_independent_check_catches_the_cheats_and_nothing_else(graded):
     _, stdout, _ = graded
     caught = {line.split(":")[0].strip() for line in stdout.splitlines() if "independent check failed" in line}
-    assert caught == FOOLS_THE_KERNEL
+    assert caught == FOOLS_THE_KERNEL | FOOLS_THE_PROBE
 
 
 def test_blank_gets_zero_on_every_graded_cell_and_correct_gets_full_marks(graded):
