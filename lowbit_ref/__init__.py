@@ -15,8 +15,11 @@ one way (each module imports only modules above it in this list):
 - ``base3``: five trits per byte, with a fast unpack (lesson 04);
 - ``quantize``, ``checkpoint`` (a package), ``nn``, ``resnet``: quantized tensors, mixed-bitwidth
   checkpoints in one safetensors file, packed layers, BitPack's table (lesson 05);
-- ``kernels``: Triton kernels, on a GPU or in Triton's interpreter (lesson 06);
-- ``bench``: ``python -m lowbit_ref.bench``, throughput against a plain copy;
+- ``kernels`` (a package): Triton kernels, on a GPU or in Triton's interpreter (lesson 06);
+- ``formats`` (a package): the layouts deployed systems use (llama.cpp's TQ1_0/TQ2_0 and GGUF,
+  Hugging Face BitNet, AWQ, GPTQ, NF4, torchao, HQQ), to and from this course's (lesson 07);
+- ``bench`` (+ ``bench_common``, ``bench_gpu``, ``bench_formats``): ``python -m lowbit_ref.bench``,
+  throughput against a plain copy;
   ``gpucheck``: ``python -m lowbit_ref.gpucheck``, every CUDA test and figure in one run;
 - ``widgets``: ipywidgets and plots for the notebooks (imported on demand, never here).
 
