@@ -50,7 +50,7 @@ from typing import Callable
 import torch
 
 from . import base3, bench_formats, bitstream, loop, ternary, uintx
-from .bench_common import TARGET_VALUES, TARGETS, Row, expect, measure, plot, table, write_csv  # noqa: F401
+from .bench_common import TARGET_VALUES, TARGETS, Row, expect, measure, plot, table, torch_threads, write_csv  # noqa: F401
 from .errors import LowbitError
 
 #: Formats measured on the CPU, in table order.
@@ -194,12 +194,9 @@ def run(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise LowbitError(f"formats must be some of {FORMATS}, got {unknown}")
-    saved = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     rows = []
-    try:
+    with torch_threads(threads):
         for fmt in formats:
             for op in OPS:
                 if progress:
@@ -213,8 +210,6 @@ def run(
                 best.update(zip(slow, measure([timed[k] for k in slow], device, min(repeat, 2))))
                 for k, (impl, values, _, moved) in enumerate(cases):
                     rows.append(Row(device.type, fmt, op, impl, values, moved, *best[k]))
-    finally:
-        torch.set_num_threads(saved)
     return rows
 
 

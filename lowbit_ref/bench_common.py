@@ -7,6 +7,7 @@ run, and report rows of this module's ``Row``: time, GB/s, the copy's GB/s and t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import time
@@ -16,6 +17,18 @@ from typing import Callable
 import torch
 
 from .errors import LowbitError
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """``torch.set_num_threads(threads)`` for the block (None: leave it), restored afterwards."""
+    saved = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 #: The CPU targets: time / floor for ``lowbit_ref out=``, one thread, ``TARGET_VALUES`` values.
 TARGETS = {"uint1": 3.0, "uint2": 3.0, "uint4": 3.0, "uint3": 4.0, "base3": 5.0}

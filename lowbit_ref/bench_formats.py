@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .bench_common import Row, measure
+from .bench_common import Row, measure, torch_threads
 from .errors import LowbitError
 from .formats import from_tq1_0, from_tq2_0, to_tq1_0, to_tq2_0
 
@@ -45,12 +45,9 @@ def run(*, log2_size: int = 26, repeat: int = 5, formats: tuple[str, ...] = FORM
     except ImportError:
         dequantize = None
         print("lowbit_ref.bench: the gguf package is not installed; its rows are left out (pip install gguf)")
-    saved = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     rows = []
-    try:
+    with torch_threads(threads):
         for fmt in formats:
             encode, decode, block, qtype = _CODECS[fmt]
             if progress:
@@ -81,7 +78,5 @@ def run(*, log2_size: int = 26, repeat: int = 5, formats: tuple[str, ...] = FORM
             timed = measure([(fn, nbytes) for _, fn, nbytes in cases], torch.device("cpu"), repeat)
             for (impl, _, nbytes), (seconds, floor) in zip(cases, timed):
                 rows.append(Row("cpu", fmt, "unpack", impl, n, nbytes, seconds, floor))
-    finally:
-        torch.set_num_threads(saved)
     assert math.isfinite(sum(r.seconds for r in rows))
     return rows
