@@ -78,6 +78,15 @@ def raises(name: str, *args, error: str = "ValueError") -> Raises:
     return Raises(name, args, error)
 
 
+# Prelude text the checks files share: a solution's name as the student's code left it, or the
+# NameError the notebook would have raised.
+ANSWER = '''def _answer(name):
+    if name not in globals():
+        raise NameError(f"name {name!r} is not defined")
+    return globals()[name]
+'''
+
+
 # --- checks files ------------------------------------------------------------------------------
 
 

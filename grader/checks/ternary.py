@@ -25,7 +25,7 @@ from common import cell_literals
 from lowbit_ref import uintx
 from lowbit_ref.packed import PackedTensor
 from lowbit_ref.ternary import dequantize_ternary, pack_ternary, quantize_ternary
-from verify import call, raises
+from verify import ANSWER, call, raises
 
 LESSON = "03_ternary_quantization"
 
@@ -33,11 +33,7 @@ PRELUDE = '''import math
 import torch
 
 
-def _answer(name):
-    if name not in globals():
-        raise NameError(f"name {name!r} is not defined")
-    return globals()[name]
-
+''' + ANSWER + '''
 
 def _as_tuple(name, *args):
     got = _answer(name)(*args)

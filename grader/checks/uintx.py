@@ -21,17 +21,13 @@ import torch
 from common import cell_literals
 from lowbit_ref import uintx
 from lowbit_ref.packed import PackedTensor
-from verify import call, raises
+from verify import ANSWER, call, raises
 
 PRELUDE = '''import time
 import torch
 
 
-def _answer(name):
-    if name not in globals():
-        raise NameError(f"name {name!r} is not defined")
-    return globals()[name]
-
+''' + ANSWER + '''
 
 def _on_transposed(name, x, *rest):
     return _answer(name)(x.t(), *rest)
